@@ -1,0 +1,52 @@
+# The front door. `make run` and `make test` work on a fresh Debian machine with Python 3.11.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+CONFIG ?=
+ARGS   ?=
+
+.PHONY: help run test lint fmt clean schema-load db-console install install-dev
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed (found: $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(VENV) || { echo "On Debian: apt-get install python3-venv"; exit 1; }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev,server]'
+	@touch $@ $(VENV)/.run-installed
+
+install: $(VENV)/.run-installed  ## create .venv and install the tracker
+install-dev: $(VENV)/.dev-installed  ## create .venv with the development tools
+
+run: install  ## serve on the embedded store (./data); CONFIG=config.json to use one
+	$(BIN)/tracker serve $(CONFIG) $(ARGS)
+
+test: install-dev  ## run the whole test suite
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: install-dev  ## ruff and mypy --strict
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+fmt: install-dev  ## format the code
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
+
+schema-load: install  ## create the ClickHouse tables in the embedded store (idempotent)
+	$(BIN)/tracker schema load $(CONFIG)
+
+db-console: install  ## an interactive SQL prompt on the store (works while the server runs)
+	$(BIN)/tracker console $(CONFIG)
+
+clean:  ## remove the virtualenv and caches (keeps ./data)
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,47 @@
+"""Typed settings from the Go tracker's config.json, the environment and flags.
+
+Precedence, lowest first: built-in defaults < config.json < environment < flags.
+
+`load_settings(path, env, overrides)` returns `(Settings, warnings)` or raises `ConfigError`
+whose message names the key, the bad value and what was expected. `SETTINGS_TABLE` is the one
+list of settings (key, type, default, help): it drives validation, `render_markdown()` (checked in
+as docs/configuration.md) and the CLI's `--help`.
+
+    values.py   ConfigError, Secret and the parser of each value type
+    table.py    SettingSpec and SETTINGS_TABLE
+    model.py    Settings, Service and the nested entries (frozen dataclasses)
+    loader.py   load_settings: file, environment, flags, cross-key checks
+    docs.py     render_markdown
+"""
+
+from tracker.config.docs import render_markdown
+from tracker.config.loader import load_settings
+from tracker.config.model import (
+    DEFAULT_DATABASE,
+    IMPLEMENTED_SERVICES,
+    FilterEntry,
+    FilterQuery,
+    PruneField,
+    PruneRule,
+    Service,
+    Settings,
+)
+from tracker.config.table import SETTINGS_TABLE, SettingSpec
+from tracker.config.values import ConfigError, Secret
+
+__all__ = [
+    "DEFAULT_DATABASE",
+    "IMPLEMENTED_SERVICES",
+    "SETTINGS_TABLE",
+    "ConfigError",
+    "FilterEntry",
+    "FilterQuery",
+    "PruneField",
+    "PruneRule",
+    "Secret",
+    "Service",
+    "SettingSpec",
+    "Settings",
+    "load_settings",
+    "render_markdown",
+]

@@ -1,0 +1,384 @@
+"""`load_settings`: config.json, then the environment, then flags, into one `Settings`.
+
+Every key is looked up in `SETTINGS_TABLE`, so the table is the only list of what we read.
+The layers are parsed one after another, each with the same type rules, and a later layer's
+value replaces an earlier one's: built-in defaults < config.json < environment < flags.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from tracker.config.model import (
+    IMPLEMENTED_SERVICES,
+    FilterEntry,
+    FilterQuery,
+    PruneField,
+    PruneRule,
+    Service,
+    Settings,
+)
+from tracker.config.table import SAME, SETTINGS_TABLE, SettingSpec, specs
+from tracker.config.values import (
+    INT64_MAX,
+    INT64_MIN,
+    UINT64_MAX,
+    ConfigError,
+    Secret,
+    Where,
+    parse_bool,
+    parse_duration,
+    parse_float,
+    parse_int,
+    parse_int64_list,
+    parse_network_list,
+    parse_path,
+    parse_port,
+    parse_regex,
+    parse_secret,
+    parse_str,
+    parse_str_list,
+    parse_url,
+)
+
+_BY_SCOPE: dict[str, dict[str, SettingSpec]] = {}
+for _spec in SETTINGS_TABLE:
+    _BY_SCOPE.setdefault(_spec.scope, {})[_spec.key] = _spec
+
+_BATCH_ATTRS = (
+    "batching_enabled",
+    "max_batch_size",
+    "max_batch_time",
+    "batch_flush_interval",
+    "enable_compression",
+)
+_NESTED: dict[str, tuple[str, type[Any], str]] = {  # type -> (scope, dataclass, what an item is)
+    "filters": ("filter", FilterEntry, "a Filter object"),
+    "queries": ("query", FilterQuery, "a Query object"),
+    "prunes": ("prune", PruneRule, "a Prune object"),
+    "fields": ("field", PruneField, "a Field object"),
+}
+_DATABASE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass
+class _Context:
+    warnings: list[str]
+    top: dict[str, Any]  # the top-level values so far (services inherit the batching defaults)
+
+
+def load_settings(
+    path: Path | None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> tuple[Settings, list[str]]:
+    """Read settings; return them with the warnings (unknown or ignored keys and the like).
+
+    Precedence, lowest first: built-in defaults < config.json (`path`) < environment (`env`,
+    default `os.environ`) < flags (`overrides`, keyed by config key, e.g. `{"Port": 9000}`; a
+    value of None means the flag was not given). The one exception is inherited from the Go
+    tracker: `FB_PIXEL`/`FB_TOKEN` win over the `FbPixel`/`FbToken` flags.
+
+    `path=None` means there is no config file: built-in defaults. A path that does not exist,
+    a file that is not JSON, or a value of the wrong type raises `ConfigError`.
+    """
+    env = os.environ if env is None else env
+    ctx = _Context(warnings=[], top={})
+    for spec in specs("top"):
+        if spec.attr:
+            no_file = path is None and spec.no_file_default is not SAME
+            ctx.top[spec.attr] = spec.no_file_default if no_file else spec.default
+
+    services: dict[str, tuple[SettingSpec, Where, object]] = {}  # parsed last, see below
+    if path is not None:
+        for spec, where, raw in _match_keys(_read_file(path, ctx.warnings), "top", "", ctx):
+            if spec.type == "services":
+                services[spec.attr] = (spec, where, raw)
+            else:
+                ctx.top[spec.attr] = _parse(spec, raw, where, ctx)
+
+    for spec in specs("top"):
+        if spec.env and env.get(spec.env, ""):
+            where = Where(spec.key, env=spec.env, secret=spec.type == "secret")
+            ctx.top[spec.attr] = _parse(spec, env[spec.env], where, ctx)
+
+    flagged: dict[str, object] = {}
+    for key, raw in (overrides or {}).items():
+        spec = _override_spec(key)
+        if raw is None:
+            continue
+        where = Where(key, flag=True, secret=spec.type == "secret")
+        if spec.scope == "cli":
+            flagged[spec.key] = _parse(spec, raw, where, ctx)
+        elif spec.type == "services":
+            services[spec.attr] = (spec, where, raw)
+        else:
+            ctx.top[spec.attr] = _parse(spec, raw, where, ctx)
+
+    # Services last: a ClickHouse entry takes the top-level batching values from every layer.
+    for attr, (spec, where, raw) in services.items():
+        ctx.top[attr] = _parse(spec, raw, where, ctx)
+    if "notify" not in services:  # the built-in ClickHouse entry inherits them too
+        batching = {attr: ctx.top[attr] for attr in _BATCH_ATTRS}
+        ctx.top["notify"] = tuple(
+            replace(s, **batching) if s.service == "clickhouse" else s for s in ctx.top["notify"]
+        )
+
+    pixel = env.get("FB_PIXEL") or flagged.get("FbPixel")
+    token = env.get("FB_TOKEN") or flagged.get("FbToken")
+    if isinstance(token, Secret):
+        token = token.value
+    ctx.top["notify"] = _apply_facebook(ctx.top["notify"], str(pixel or ""), str(token or ""))
+
+    settings = Settings(**ctx.top)
+    _check(settings, ctx.warnings)
+    return settings, ctx.warnings
+
+
+def _read_file(path: Path, warnings: list[str]) -> dict[str, object]:
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"Config file '{path}' does not exist.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"Config file '{path}' is not UTF-8 text.") from None
+    except OSError as exc:
+        raise ConfigError(f"Config file '{path}' cannot be read: {exc.strerror}.") from None
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        obj: dict[str, object] = {}
+        for key, value in items:
+            if key in obj:
+                warnings.append(
+                    f"Config key '{key}' appears twice in one object; the last value is used"
+                )
+            obj[key] = value
+        return obj
+
+    def constant(name: str) -> object:
+        raise ConfigError(f"Config file '{path}' is not valid JSON: {name} is not a JSON number.")
+
+    try:
+        data = json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"Config file '{path}' is not valid JSON: {exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno}."
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"Config file '{path}' must hold a JSON object ({{...}}) at the top.")
+    return data
+
+
+def _match_keys(
+    obj: Mapping[str, object], scope: str, prefix: str, ctx: _Context
+) -> list[tuple[SettingSpec, Where, object]]:
+    """The known keys of one JSON object, each with where to report it; warns about the rest.
+
+    As the Go decoder does, a key matches regardless of case (with a warning here) and `null`
+    counts as absent. An alias yields to its target when both are set.
+    """
+    table = _BY_SCOPE[scope]
+    folded = {key.lower(): spec for key, spec in table.items()}
+    found: dict[str, tuple[SettingSpec, Where, object]] = {}
+    aliases: list[tuple[SettingSpec, str, object]] = []
+    for written, raw in obj.items():
+        full = prefix + written
+        spec = table.get(written)
+        if spec is None and (spec := folded.get(written.lower())) is not None:
+            ctx.warnings.append(
+                f"Config key '{full}' read as '{prefix}{spec.key}' "
+                "(keys match regardless of case, as in the Go tracker)"
+            )
+        if spec is None:
+            ctx.warnings.append(f"Unknown config key '{full}' ignored")
+            continue
+        if spec.type == "ignored":
+            ctx.warnings.append(f"Config key '{full}' ignored: {spec.help.replace('`', chr(39))}")
+            continue
+        if spec.type == "unused" or raw is None:
+            continue
+        if spec.type == "alias":
+            aliases.append((spec, full, raw))
+            continue
+        if spec.key in found and written != spec.key:
+            ctx.warnings.append(f"Config key '{full}' ignored: '{prefix}{spec.key}' is also set")
+            continue
+        found[spec.key] = (spec, Where(full, secret=spec.type == "secret"), raw)
+    for spec, full, raw in aliases:
+        target = table[str(spec.alias_of)]
+        if target.key in found:
+            ctx.warnings.append(
+                f"Config key '{full}' ignored: it is an alias of '{prefix}{target.key}', "
+                "which is also set"
+            )
+        else:
+            found[target.key] = (target, Where(full, secret=target.type == "secret"), raw)
+    return list(found.values())
+
+
+def _read_object(obj: object, scope: str, where: Where, ctx: _Context) -> dict[str, Any]:
+    """The attributes given in one nested JSON object (absent keys are left out)."""
+    if not isinstance(obj, dict):
+        where.fail(obj, "an object")
+    attrs: dict[str, Any] = {}
+    for spec, key_where, raw in _match_keys(obj, scope, where.path + ".", ctx):
+        key_where = Where(key_where.path, where.env, where.flag, key_where.secret)
+        attrs[spec.attr] = _parse(spec, raw, key_where, ctx)
+    return attrs
+
+
+def _object_list(raw: object, where: Where, item: str) -> list[object]:
+    if not isinstance(raw, list | tuple):
+        where.fail(raw, f"a list of objects, each {item}")
+    return list(raw)
+
+
+def _parse_services(raw: object, where: Where, ctx: _Context) -> tuple[Service, ...]:
+    services = []
+    for i, item in enumerate(_object_list(raw, where, "a service (with a 'Service' key)")):
+        attrs = _read_object(item, "service", where.at(f"[{i}]"), ctx)
+        if attrs.get("service") == "clickhouse":
+            for attr in _BATCH_ATTRS:
+                if attrs.get(attr) is None:
+                    attrs[attr] = ctx.top[attr]
+        services.append(Service(**{k: v for k, v in attrs.items() if v is not None}))
+    return tuple(services)
+
+
+def _parse_nested(spec: SettingSpec, raw: object, where: Where, ctx: _Context) -> tuple[Any, ...]:
+    scope, cls, item = _NESTED[spec.type]
+    return tuple(
+        cls(**_read_object(obj, scope, where.at(f"[{i}]"), ctx))
+        for i, obj in enumerate(_object_list(raw, where, item))
+    )
+
+
+def _int_parser(lo: int, hi: int) -> Callable[[SettingSpec, object, Where], int]:
+    def parse(spec: SettingSpec, raw: object, where: Where) -> int:
+        low = lo if spec.minimum is None else spec.minimum
+        high = hi if spec.maximum is None else spec.maximum
+        return parse_int(raw, where, low, high)
+
+    return parse
+
+
+_SCALARS: dict[str, Callable[[SettingSpec, object, Where], object]] = {
+    "bool": lambda spec, raw, where: parse_bool(raw, where),
+    "int": _int_parser(INT64_MIN, INT64_MAX),
+    "int64": _int_parser(INT64_MIN, INT64_MAX),
+    "uint64": _int_parser(0, UINT64_MAX),
+    "float": lambda spec, raw, where: parse_float(raw, where, spec.minimum),
+    "string": lambda spec, raw, where: parse_str(raw, where),
+    "secret": lambda spec, raw, where: parse_secret(raw, where),
+    "port": lambda spec, raw, where: parse_port(raw, where),
+    "regex": lambda spec, raw, where: parse_regex(raw, where),
+    "duration": lambda spec, raw, where: parse_duration(raw, where),
+    "path": lambda spec, raw, where: parse_path(raw, where),
+    "url": lambda spec, raw, where: parse_url(raw, where),
+    "strings": lambda spec, raw, where: parse_str_list(raw, where),
+    "networks": lambda spec, raw, where: parse_network_list(raw, where),
+    "int64s": lambda spec, raw, where: parse_int64_list(raw, where),
+}
+
+
+def _parse(spec: SettingSpec, raw: object, where: Where, ctx: _Context) -> Any:
+    """One value by its spec's type; `empty_means_default` turns 0 or "" into the default."""
+    if spec.default is None and raw == "" and spec.type in ("string", "secret", "url"):
+        return None  # an optional string left empty is unset
+    if spec.type == "services":
+        return _parse_services(raw, where, ctx)
+    if spec.type in _NESTED:
+        return _parse_nested(spec, raw, where, ctx)
+    value = _SCALARS[spec.type](spec, raw, where)
+    if spec.empty_means_default and value in (0, ""):
+        return spec.default
+    return value
+
+
+def _override_spec(key: str) -> SettingSpec:
+    spec = _BY_SCOPE["top"].get(key) or _BY_SCOPE["cli"].get(key)
+    if spec is not None and spec.type == "alias":
+        spec = _BY_SCOPE["top"][str(spec.alias_of)]
+    if spec is None or spec.type in ("ignored", "unused"):
+        raise ConfigError(
+            f"Unknown setting '{key}' given as a command-line override: "
+            "expected a config key such as 'Port' (see docs/configuration.md)."
+        )
+    return spec
+
+
+def _apply_facebook(notify: tuple[Service, ...], pixel: str, token: str) -> tuple[Service, ...]:
+    """FB_PIXEL/FB_TOKEN set the last `facebook` Notify entry, or add one (as in the Go tracker)."""
+    if not pixel and not token:
+        return notify
+    changes: dict[str, Any] = {}
+    if pixel:
+        changes["context"] = pixel
+    if token:
+        changes["key"] = Secret(token)
+    for i in reversed(range(len(notify))):
+        if notify[i].service == "facebook":
+            return (*notify[:i], replace(notify[i], **changes), *notify[i + 1 :])
+    return (*notify, Service("facebook", **changes))
+
+
+def _check(settings: Settings, warnings: list[str]) -> None:
+    """Checks across keys: errors for what cannot work, warnings for what is probably a mistake."""
+    if settings.use_local_tls:
+        for key, value in (("TLSCert", settings.tls_cert), ("TLSKey", settings.tls_key)):
+            if not value:
+                raise ConfigError(
+                    f"Config key '{key}' is empty: expected a PEM file, because UseLocalTLS is true.",
+                    key=key,
+                )
+    if settings.url_filter:
+        groups = re.compile(settings.url_filter).groups
+        if settings.url_filter_match_group > groups:
+            warnings.append(
+                f"Config key 'UrlFilterMatchGroup' is {settings.url_filter_match_group} but "
+                f"UrlFilter has {groups} groups: URLs that match keep nothing but their path"
+            )
+    if settings.ip_hash_secret is not None and len(settings.ip_hash_secret.value) < 16:
+        warnings.append("Config key 'IPHashSecret' is shorter than 16 characters: easy to guess")
+
+    names = {service.service for service in settings.notify}
+    for list_name, services in (("Notify", settings.notify), ("Consume", settings.consume)):
+        for i, service in enumerate(services):
+            entry = f"{list_name}[{i}]"
+            if not service.implemented and not service.service.endswith("_"):
+                known = ", ".join(sorted(IMPLEMENTED_SERVICES))
+                warnings.append(
+                    f"{entry} has Service '{service.service}', which is not implemented: "
+                    f"it is left unconnected (implemented: {known})"
+                )
+            target = service.proxy_realtime_storage_service_name
+            if target and target not in names:
+                warnings.append(
+                    f"{entry}.ProxyRealtimeStorageServiceName is '{target}', "
+                    "but no Notify entry has that Service: nothing is forwarded"
+                )
+            if list_name != "Notify" or service.service != "clickhouse" or service.skip:
+                continue
+            if not _DATABASE_NAME.fullmatch(service.context or "sfpla"):
+                raise ConfigError(
+                    f"Config key '{entry}.Context' has value '{service.context}': expected a "
+                    "ClickHouse database name (letters, digits and underscores, not starting "
+                    "with a digit).",
+                    key=f"{entry}.Context",
+                )
+            if service.hosts and settings.clickhouse_url is None:
+                warnings.append(
+                    f"{entry} lists ClickHouse Hosts {list(service.hosts)} but ClickHouseUrl is "
+                    f"not set: events go to the embedded chDB in "
+                    f"'{settings.data_dir / 'clickhouse'}'. Set ClickHouseUrl "
+                    "(e.g. http://host:8123) to write to that server"
+                )
+    if not any(service.implemented and not service.skip for service in settings.notify):
+        warnings.append("No Notify service is enabled: events are accepted but stored nowhere")

@@ -1,0 +1,76 @@
+"""The control socket: ``tracker query`` reaches a running server's store through it.
+
+chDB allows one process per data directory, so while the server runs, queries go through a Unix
+socket in the data directory (mode 0600). One request per connection: a JSON line
+``{"sql": ..., "format": ...}``; the answer is a JSON status line, then the raw query output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from tracker.errors import TrackerError
+
+QueryFn = Callable[[str, str], bytes]
+
+
+class ControlServer:
+    def __init__(self, path: Path, query: QueryFn) -> None:
+        self.path = path
+        self.query = query
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        self._server = await asyncio.start_unix_server(self._handle, path=str(self.path))
+        os.chmod(self.path, 0o600)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = orjson.loads(await reader.readline())
+            output = await asyncio.to_thread(
+                self.query, str(request["sql"]), str(request.get("format", "PrettyCompact"))
+            )
+            writer.write(b'{"ok":true}\n')
+            writer.write(output)
+        except TrackerError as exc:
+            writer.write(orjson.dumps({"ok": False, "error": exc.message}) + b"\n")
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            writer.write(b'{"ok":false,"error":"bad control request"}\n')
+        finally:
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            writer.close()
+
+
+def remote_query(path: Path, sql: str, fmt: str, timeout: float = 300.0) -> bytes:
+    """Run ``sql`` in the server listening on ``path``; raise TrackerError with its message."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        sock.connect(str(path))
+        sock.sendall(orjson.dumps({"sql": sql, "format": fmt}) + b"\n")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    data = b"".join(chunks)
+    status_line, _, output = data.partition(b"\n")
+    status = orjson.loads(status_line)
+    if not status.get("ok"):
+        raise TrackerError(str(status.get("error", "query failed")))
+    return output

@@ -1,0 +1,100 @@
+"""The data directory: who owns it, and the files the tracker keeps there.
+
+chDB lets one process open a data path. The running server holds an exclusive ``flock`` on
+``tracker.lock`` (holding its PID), so a second process gets a clear error instead of chDB's own,
+and ``tracker query`` knows to go through the server's control socket instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from tracker.errors import DataDirInUse
+
+
+@dataclass(frozen=True)
+class DataDir:
+    root: Path
+
+    @property
+    def clickhouse(self) -> Path:
+        return self.root / "clickhouse"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / "tracker.lock"
+
+    @property
+    def control_socket(self) -> Path:
+        return self.root / "tracker.sock"
+
+    @property
+    def secret_file(self) -> Path:
+        return self.root / "ip-hash.key"
+
+    def owner_pid(self) -> int | None:
+        """The PID of the live process holding the directory, or None when it is free."""
+        if not self.lock_file.exists():
+            return None
+        with open(self.lock_file, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                text = handle.read().strip()
+                return int(text) if text.isdigit() else -1
+            fcntl.flock(handle, fcntl.LOCK_UN)
+            return None
+
+    def ip_secret(self) -> bytes:
+        """The IP-hash key kept in the directory, made on first use (mode 0600)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            return bytes.fromhex(self.secret_file.read_text().strip())
+        except FileNotFoundError:
+            key = secrets.token_bytes(32)
+            fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(key.hex())
+            return key
+
+
+class DirLock:
+    """An exclusive lock on a data directory for the life of this process."""
+
+    def __init__(self, data_dir: DataDir) -> None:
+        self.data_dir = data_dir
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.data_dir.root.mkdir(parents=True, exist_ok=True)
+        handle = open(self.data_dir.lock_file, "a+")  # noqa: SIM115 - held until release()
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            pid = handle.read().strip() or "?"
+            handle.close()
+            raise DataDirInUse(
+                f"The data directory {self.data_dir.root} is in use by tracker PID {pid}."
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        if self._handle is not None:
+            with contextlib.suppress(OSError):
+                self._handle.seek(0)
+                self._handle.truncate()
+                fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None

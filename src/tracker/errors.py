@@ -1,0 +1,76 @@
+"""Exceptions of the tracker, each carrying the HTTP status it maps to.
+
+    TrackerError                      base; never raised itself
+    ├── BadRequest (400)              the client sent something we cannot use
+    │   ├── InvalidJson (400)         the body is not JSON
+    │   └── InvalidEvent (400)        JSON, but not an event (wrong shape or types)
+    ├── PayloadTooLarge (413)         body over MaxBodyBytes
+    ├── Unavailable (503)             we cannot take the event now; carries Retry-After
+    │   └── StorageUnavailable (503)  the sink is down (health)
+    ├── ConfigError                   (tracker.config) a bad config.json / env / flag value
+    └── SinkError                     a sink failed; raised at the sink seam, translated from
+        ├── SinkRejected              the database refused the rows (bad data: never retried)
+        └── SinkUnreachable           network / server trouble (retried)
+    DataDirInUse                      another process owns the data directory
+
+One handler (`tracker.http.responses.error_response`) renders every `TrackerError` as
+`{"ok": false, "error": "...", "status": N}`.
+"""
+
+from __future__ import annotations
+
+
+class TrackerError(Exception):
+    status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(TrackerError):
+    status = 400
+
+
+class InvalidJson(BadRequest):
+    pass
+
+
+class InvalidEvent(BadRequest):
+    pass
+
+
+class PayloadTooLarge(TrackerError):
+    status = 413
+
+
+class Unavailable(TrackerError):
+    status = 503
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StorageUnavailable(Unavailable):
+    pass
+
+
+class SinkError(TrackerError):
+    """A sink could not write a batch."""
+
+
+class SinkRejected(SinkError):
+    """The database refused the data itself; retrying the same rows cannot help."""
+
+    status = 422
+
+
+class SinkUnreachable(SinkError):
+    """The database could not be reached or failed transiently; worth a retry."""
+
+    status = 503
+
+
+class DataDirInUse(TrackerError):
+    """Another live process holds the data directory (chDB allows one owner)."""

@@ -1,0 +1,168 @@
+"""Counters of the running tracker, rendered as the Go tracker's JSON or as Prometheus text.
+
+Plain integers updated in place (the event loop and the writer thread each own the fields they
+write), read at scrape time; no locking is needed for monotonic counters under the GIL.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+DROP_REASONS = ("invalid", "oversize", "spool_full", "no_consent", "sink_rejected")
+
+
+@dataclass
+class Metrics:
+    start_time: float = field(default_factory=time.time)
+    event_count: int = 0
+    error_count: int = 0
+    campaign_events: int = 0
+    total_latency_ns: int = 0
+    last_processed: float = 0.0
+    connections: int = 0
+    health_status: str = "initializing"
+    # batching (written by the writer thread)
+    batching_enabled: bool = True
+    total_batches: int = 0
+    total_items: int = 0
+    failed_batches: int = 0
+    flush_latency_ms_sum: float = 0.0
+    queued_items: int = 0
+    queued_bytes: int = 0
+    last_flush: float = 0.0
+    table_ops: Counter[str] = field(default_factory=Counter)
+    dropped: Counter[str] = field(default_factory=Counter)
+
+    def record_event(self, count: int, latency_ns: int) -> None:
+        self.event_count += count
+        self.total_latency_ns += latency_ns
+        self.last_processed = time.time()
+
+    def drop(self, reason: str, count: int = 1) -> None:
+        self.dropped[reason] += count
+        self.error_count += count
+
+    def record_flush(self, table: str, rows: int, latency_ms: float) -> None:
+        self.total_batches += 1
+        self.total_items += rows
+        self.flush_latency_ms_sum += latency_ms
+        self.last_flush = time.time()
+        self.table_ops[table] += rows
+
+    def as_json(self) -> dict[str, Any]:
+        now = time.time()
+        uptime = max(now - self.start_time, 1e-9)
+        batches = self.total_batches + self.failed_batches
+        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        last_flush = (
+            datetime.fromtimestamp(self.last_flush, UTC)
+            if self.last_flush
+            else datetime.fromtimestamp(0, UTC)
+        )
+        return {
+            "metrics": {
+                "event_count": self.event_count,
+                "error_count": self.error_count,
+                "campaign_events": self.campaign_events,
+                "mthreads_ops": self.table_ops["mthreads"],
+                "mstore_ops": self.table_ops["mstore"],
+                "mtriage_ops": self.table_ops["mtriage"],
+                "total_latency_ns": self.total_latency_ns,
+                "last_processed_unix": int(self.last_processed),
+                "connection_count": self.connections,
+                "health_status": self.health_status,
+                "start_time_unix": int(self.start_time),
+            },
+            "batching": {
+                "enabled": self.batching_enabled,
+                "total_batches": self.total_batches,
+                "total_items": self.total_items,
+                "failed_batches": self.failed_batches,
+                "avg_batch_size": self.total_items // self.total_batches
+                if self.total_batches
+                else 0,
+                "avg_flush_latency_ms": round(self.flush_latency_ms_sum / self.total_batches, 3)
+                if self.total_batches
+                else 0,
+                "queued_items": self.queued_items,
+                "memory_usage_mb": round(self.queued_bytes / 2**20, 3),
+                "last_flush_time": last_flush.isoformat().replace("+00:00", "Z"),
+            },
+            "calculated": {
+                "avg_latency_ms": round(self.total_latency_ns / self.event_count / 1e6, 3)
+                if self.event_count
+                else 0,
+                "error_rate": round(
+                    self.error_count / max(self.event_count + self.error_count, 1), 6
+                ),
+                "uptime_seconds": round(uptime, 3),
+                "events_per_second": round(self.event_count / uptime, 3),
+                "batch_success_rate": round(self.total_batches / batches, 6) if batches else 1.0,
+                "avg_items_per_batch": round(self.total_items / self.total_batches, 3)
+                if self.total_batches
+                else 0,
+            },
+            "dropped": {reason: self.dropped[reason] for reason in DROP_REASONS},
+            "process": {"pid": os.getpid(), "max_rss_mb": round(rss_mb, 1)},
+            "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        }
+
+
+class _MetricsCollector(Collector):
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        m = self.metrics
+        yield CounterMetricFamily("tracker_events", "Events accepted.", value=m.event_count)
+        dropped = CounterMetricFamily(
+            "tracker_dropped_events", "Events refused or lost, by reason.", labels=["reason"]
+        )
+        for reason in DROP_REASONS:
+            dropped.add_metric([reason], m.dropped[reason])
+        yield dropped
+        yield CounterMetricFamily("tracker_batches", "Batches written.", value=m.total_batches)
+        yield CounterMetricFamily(
+            "tracker_batch_failures", "Batch writes that failed.", value=m.failed_batches
+        )
+        yield CounterMetricFamily(
+            "tracker_batch_rows", "Rows written in batches.", value=m.total_items
+        )
+        rows = CounterMetricFamily(
+            "tracker_table_rows", "Rows written, by table.", labels=["table"]
+        )
+        for table, count in sorted(m.table_ops.items()):
+            rows.add_metric([table], count)
+        yield rows
+        yield GaugeMetricFamily(
+            "tracker_queued_rows", "Rows waiting to be written.", value=m.queued_items
+        )
+        yield GaugeMetricFamily(
+            "tracker_queued_bytes", "Bytes waiting to be written.", value=m.queued_bytes
+        )
+        avg = m.flush_latency_ms_sum / m.total_batches if m.total_batches else 0.0
+        yield GaugeMetricFamily(
+            "tracker_flush_latency_avg_ms", "Mean batch write latency.", value=avg
+        )
+        yield GaugeMetricFamily(
+            "tracker_up",
+            "1 when storage answers its health check.",
+            value=1.0 if m.health_status == "healthy" else 0.0,
+        )
+
+
+def prometheus_text(metrics: Metrics) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_MetricsCollector(metrics))
+    return generate_latest(registry)

@@ -1,0 +1,269 @@
+"""From the untrusted value map V to the trusted, normalised `Event`.
+
+`normalise()` applies the steps below in this order; each comment says why the step sits where it
+does. Every step is a pure function of its inputs (the clock and the id generator are passed in
+through `Origin` and `new_id`), so the whole pipeline is testable without a server.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from tracker.errors import InvalidEvent
+from tracker.normalise import geo, hashing, params, urls
+from tracker.normalise.consent import parse_cflags
+from tracker.normalise.ids import ZERO_UUID, new_id, parse_uuid
+from tracker.normalise.values import Values
+
+# String fields the Go tracker meant to trim and lowercase (its helper was a no-op, §9 item 7).
+IDENTIFIER_FIELDS = (
+    "app", "rel", "ptyp", "xid", "split", "ename", "etyp", "sink", "source", "medium",
+    "campaign", "content", "term", "relation", "aff", "arm_id", "mcid", "device", "os",
+)  # fmt: skip
+
+# Fields that must be scalars; an object or array here is a client error, not something to store.
+SCALAR_FIELDS = frozenset(IDENTIFIER_FIELDS) - {"content"} | {
+    "eid", "vid", "sid", "uid", "oid", "tid", "rid", "auth_id", "invoice_id",
+    "url", "last", "score", "duration", "ver", "cflags", "country", "region", "city", "zip",
+    "tz", "email", "cell", "uname", "ehash", "chash", "uhash", "acct", "outcome",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """What the request itself tells, computed once per request (shared by a batch's events)."""
+
+    ip: str
+    host: str
+    user_agent: str
+    culture: str
+    request_uri: str
+    ja4h: str
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NormaliseContext:
+    """Settings the pipeline needs, prepared once at start-up."""
+
+    url_filter: urls.UrlFilter
+    ip_secret: bytes
+    prefix_private_hash: str = ""
+    account_hash_mixer: str = ""
+    remove_ip: bool = False
+
+
+@dataclass(slots=True)
+class Event:
+    """A normalised event: every field has its final type and meaning."""
+
+    eid: UUID
+    vid: UUID
+    sid: UUID
+    new_visitor: bool
+    is_server: bool
+    created_at: datetime
+    values: Values  # V after normalisation: messaging and side tables read their columns from it
+    params: dict[str, Any]
+    targets: dict[str, Any]
+    url: str | None
+    last: str | None
+    ip: str
+    iphash: str
+    host: str
+    hhash: str
+    bhash: str
+    browser: str
+    culture: str
+    ja4h: str
+    cflags: int
+    ehash: str | None = None
+    chash: str | None = None
+    uhash: str | None = None
+    country: str = ""
+    region: str = ""
+    city: str = ""
+    zip: str = ""
+    lat: float = 0.0
+    lon: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def check_types(values: Values) -> None:
+    """Reject objects and arrays where a scalar is expected (the Go tracker dropped whole batches)."""
+    for key in SCALAR_FIELDS.intersection(values):
+        if isinstance(values[key], dict | list):
+            raise InvalidEvent(
+                f"Field '{key}' must be a string or number, not a JSON {_kind(values[key])}."
+            )
+
+
+def _kind(value: object) -> str:
+    return "object" if isinstance(value, dict) else "array"
+
+
+def _text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool):
+        return 0.0
+    if isinstance(value, int | float):
+        result = float(value)
+    elif isinstance(value, str):
+        try:
+            result = float(value.strip())
+        except ValueError:
+            return 0.0
+    else:
+        return 0.0
+    return result if math.isfinite(result) else 0.0
+
+
+def _whole(value: object) -> int:
+    number = _number(value)
+    return int(number) if abs(number) < 2**63 else 0
+
+
+def _object(value: object) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and value.strip().startswith("{"):
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
+
+
+def normalise(
+    values: Values,
+    origin: Origin,
+    ctx: NormaliseContext,
+    *,
+    is_server: bool,
+    make_id: Callable[[], UUID] = new_id,
+) -> Event:
+    v = dict(values)
+
+    # 1. Types first, so every later step can rely on scalars where scalars belong.
+    check_types(v)
+
+    # 2. Account check before anything is derived: a rejected event must leave no trace.
+    if ctx.account_hash_mixer and origin.host:
+        expected = hashing.account_check(origin.host, ctx.account_hash_mixer)
+        if _text(v.get("acct", "")) != expected:
+            raise InvalidEvent("Field 'acct' does not match this host.")
+
+    # 3. Identifier strings are trimmed and lowercased on every transport (§9 item 7); before
+    #    the ename alias so the alias copies the cleaned value.
+    for key in IDENTIFIER_FIELDS:
+        value = v.get(key)
+        if value is not None and not isinstance(value, list):
+            v[key] = _text(value).strip().lower()
+
+    # 4. Tracking links carry the event name as utm_content (§2.1 step 7).
+    if "ename" not in v and isinstance(v.get("content"), str):
+        v["ename"] = v.pop("content")
+
+    # 5. Ids: the resolved ids are what gets stored (§9 item 2).
+    eid = parse_uuid(v.get("eid")) or make_id()
+    parsed_vid = parse_uuid(v.get("vid"))
+    new_visitor = parsed_vid is None
+    vid = parsed_vid or make_id()
+    sid = parse_uuid(v.get("sid"))
+    if sid is None:
+        sid = vid if new_visitor and "sid" not in v else make_id()
+    v["eid"], v["vid"], v["sid"] = str(eid), str(vid), str(sid)
+
+    # 6. Consent is read before any enrichment so later steps can honour it.
+    cflags = parse_cflags(v.get("cflags")) or 0
+
+    # 7. URLs: the payload's url, else the request URI unless it is one of our own routes.
+    url = v.get("url")
+    if url is None and not urls.is_internal_route(origin.request_uri):
+        url = origin.request_uri
+    url_text = ctx.url_filter.apply(_text(url)) if url is not None else None
+    last = v.get("last")
+    last_text = ctx.url_filter.apply(_text(last)) if last is not None else None
+
+    # 8. Location: time zone, then the client's own country/region/city win (GeoIP comes later).
+    country = geo.country_for_tz(v.get("tz")) or ""
+    if v.get("country") is not None:
+        country = _text(v["country"]).strip()
+    country = country.upper()
+    region = _text(v.get("region", "")).strip().lower()
+    city = _text(v.get("city", "")).strip().lower()
+    zip_code = _text(v.get("zip", "")).strip()
+    lat, lon = _number(v.get("lat")), _number(v.get("lon"))
+
+    # 9. Personal identifiers are hashed and the clear values dropped before anything is stored.
+    hashes: dict[str, str | None] = {}
+    for clear, hashed in (("email", "ehash"), ("cell", "chash"), ("uname", "uhash")):
+        given = v.get(hashed)
+        secret = v.pop(clear, None)
+        if given is not None and _text(given):
+            hashes[hashed] = _text(given)
+        elif secret is not None and _text(secret).strip():
+            hashes[hashed] = hashing.private_hash(_text(secret), ctx.prefix_private_hash)
+        else:
+            hashes[hashed] = None
+
+    # 10. params last: it is built from the cleaned map, so it matches what the columns hold.
+    event_params = params.build_params(v, v.get("params"))
+
+    ip = origin.ip
+    return Event(
+        eid=eid,
+        vid=vid,
+        sid=sid,
+        new_visitor=new_visitor,
+        is_server=is_server,
+        created_at=origin.now,
+        values=v,
+        params=event_params,
+        targets=_object(v.get("targets")),
+        url=url_text,
+        last=last_text,
+        ip="" if ctx.remove_ip else ip,
+        iphash=hashing.iphash(ip, ctx.ip_secret),
+        host=origin.host,
+        hhash=hashing.hhash(origin.host),
+        bhash=hashing.bhash(origin.user_agent),
+        browser=origin.user_agent.strip().lower(),
+        culture=origin.culture,
+        ja4h=origin.ja4h,
+        cflags=cflags,
+        ehash=hashes["ehash"],
+        chash=hashes["chash"],
+        uhash=hashes["uhash"],
+        country=country,
+        region=region,
+        city=city,
+        zip=zip_code,
+        lat=lat,
+        lon=lon,
+    )
+
+
+def now_ms() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+__all__ = ["ZERO_UUID", "Event", "NormaliseContext", "Origin", "normalise", "now_ms"]

@@ -1,0 +1,233 @@
+"""Coercing loose values to ClickHouse column types, so no row can poison a batch.
+
+The Go tracker bound request values straight into typed columns; one number in a String column or
+one array in a JSON column made the driver reject the whole batch (http-api.md §9 item 3). Here every
+value is converted to its column's type before it is queued, and a value that cannot be converted is
+left out, so the column takes its schema default. The output is what ``orjson`` encodes as one
+``JSONEachRow`` line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import orjson
+
+from tracker.normalise.ids import parse_uuid
+from tracker.schema.model import Table
+
+Missing = object()  # returned when a value cannot be converted: leave the column to its default
+Coercer = Callable[[Any], Any]
+
+INT_RANGES = {
+    "Int8": (-(2**7), 2**7 - 1),
+    "Int16": (-(2**15), 2**15 - 1),
+    "Int32": (-(2**31), 2**31 - 1),
+    "Int64": (-(2**63), 2**63 - 1),
+    "UInt8": (0, 2**8 - 1),
+    "UInt16": (0, 2**16 - 1),
+    "UInt32": (0, 2**32 - 1),
+    "UInt64": (0, 2**64 - 1),
+}
+
+
+def to_string(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return Missing
+
+
+def to_uuid(value: Any) -> Any:
+    parsed = parse_uuid(value)
+    return str(parsed) if parsed is not None else Missing
+
+
+def _int_coercer(type_name: str) -> Coercer:
+    low, high = INT_RANGES[type_name]
+
+    def coerce(value: Any) -> Any:
+        if isinstance(value, bool):
+            return int(value)
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                return Missing
+            value = int(value)
+        elif isinstance(value, str):
+            text = value.strip()
+            try:
+                value = int(text)
+            except ValueError:
+                try:
+                    number = float(text)
+                except ValueError:
+                    return Missing
+                if not math.isfinite(number):
+                    return Missing
+                value = int(number)
+        if isinstance(value, int) and low <= value <= high:
+            return value
+        return Missing
+
+    return coerce
+
+
+def to_float(value: Any) -> Any:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return Missing
+    else:
+        return Missing
+    return number if math.isfinite(number) else Missing
+
+
+def to_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no", ""):
+            return False
+    return Missing
+
+
+def to_json_object(value: Any) -> Any:
+    """The ClickHouse JSON type takes a top-level object only; anything else becomes ``{}``."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        try:
+            parsed = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
+
+
+def parse_time(value: Any) -> datetime | None:
+    """RFC 3339 (any case), ``YYYY-MM-DD HH:MM:SS[.fff]``, or epoch seconds as a number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or not 0 <= value < 32503680000:
+            return None
+        return datetime.fromtimestamp(value, UTC)
+    if not isinstance(value, str):
+        return None
+    text = value.strip().upper()
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_time(moment: datetime) -> str:
+    """DateTime64(3) text in UTC (sessions run with session_timezone = UTC)."""
+    moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%d %H:%M:%S}.{moment.microsecond // 1000:03d}"
+
+
+def to_datetime(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_time(value)
+    parsed = parse_time(value)
+    if parsed is None or parsed.year < 1970:
+        return Missing
+    return format_time(parsed)
+
+
+def to_date(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).date().isoformat()
+    parsed = parse_time(value)
+    return parsed.date().isoformat() if parsed is not None and parsed.year >= 1970 else Missing
+
+
+def _array(item: Coercer, split_strings: bool) -> Coercer:
+    def coerce(value: Any) -> Any:
+        if isinstance(value, str) and split_strings:
+            value = [part for part in (p.strip() for p in value.split(",")) if part]
+        if not isinstance(value, list):
+            return Missing
+        out = []
+        for element in value:
+            converted = item(element)
+            if converted is not Missing:
+                out.append(converted)
+        return out
+
+    return coerce
+
+
+@cache
+def coercer_for_type(type_text: str) -> Coercer:
+    text = type_text.strip()
+    if text.startswith("LowCardinality(") and text.endswith(")"):
+        return coercer_for_type(text[len("LowCardinality(") : -1])
+    if text.startswith("Nullable(") and text.endswith(")"):
+        return coercer_for_type(text[len("Nullable(") : -1])
+    if text.startswith("Array(") and text.endswith(")"):
+        inner = text[len("Array(") : -1]
+        return _array(coercer_for_type(inner), split_strings=inner == "String")
+    if text == "String":
+        return to_string
+    if text == "UUID":
+        return to_uuid
+    if text in INT_RANGES:
+        return _int_coercer(text)
+    if text.startswith("Float"):
+        return to_float
+    if text == "Bool":
+        return to_bool
+    if text == "JSON" or text.startswith("JSON("):
+        return to_json_object
+    if text.startswith("DateTime"):
+        return to_datetime
+    if text == "Date":
+        return to_date
+    raise ValueError(f"no coercion for ClickHouse type {type_text!r}")
+
+
+@cache
+def coercers(table: Table) -> dict[str, Coercer]:
+    return {column.name: coercer_for_type(column.type) for column in table.insertable()}
+
+
+def coerce_row(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The row for ``table`` made of the keys of ``values`` that name one of its columns."""
+    row: dict[str, Any] = {}
+    for name, coerce in coercers(table).items():
+        if name in values:
+            value = values[name]
+            if value is None:
+                continue
+            converted = coerce(value)
+            if converted is not Missing:
+                row[name] = converted
+    return row

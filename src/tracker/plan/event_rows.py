@@ -1,0 +1,226 @@
+"""The write plan of one event: which rows go to which tables (storage.md §1.2-1.4), as data.
+
+Differences from the Go tracker's sequence, each deliberate (docs/differences.md):
+
+* ``ips``, ``hits``, ``reqs``, ``referrers`` and ``browsers`` are fed only by the schema's
+  materialized views over ``events``; the Go code also inserted +1 itself, counting twice.
+* a ``tid`` event writes one full ``mthreads`` row and one ``mstore`` row, not an extra sparse
+  "campaign" row of each;
+* the resolved (possibly generated) ``vid``/``sid`` are stored, not the zero UUID;
+* ``events`` also gets the columns the Go insert left out (culture, tz, browser, vp_w/vp_h, …).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from tracker.normalise.event import Event
+from tracker.normalise.ids import new_id, parse_uuid
+from tracker.plan.coerce import coerce_row, format_time
+from tracker.schema.tables import TABLES
+
+Record = tuple[str, bytes]  # (table, one JSONEachRow line)
+
+EVENT_COPIED = (
+    "org", "app", "rel", "ptyp", "xid", "split", "ename", "source", "medium", "campaign",
+    "term", "etyp", "sink", "relation", "aff", "arm_id", "mcid", "device", "os",
+    "uid", "oid", "tid", "rid", "auth_id", "invoice_id", "duration", "ver", "score",
+    "gaid", "idfa", "msid", "fbid", "ref", "rcode", "tz",
+)  # fmt: skip
+
+
+def record(table: str, values: dict[str, Any]) -> Record:
+    return table, orjson.dumps(coerce_row(TABLES[table], values))
+
+
+def events_row(event: Event) -> dict[str, Any]:
+    v = event.values
+    row: dict[str, Any] = {key: v[key] for key in EVENT_COPIED if key in v}
+    content = v.get("content")
+    if isinstance(content, str):
+        row["content"] = content
+    row.update(
+        eid=str(event.eid),
+        vid=str(event.vid),
+        sid=str(event.sid),
+        device_id=v.get("did"),
+        cflags=event.cflags,
+        created_at=event.created_at,
+        last=event.last,
+        url=event.url,
+        ip=event.ip,
+        iphash=event.iphash,
+        hhash=event.hhash,
+        bhash=event.bhash,
+        browser=event.browser,
+        culture=event.culture,
+        ja4h=event.ja4h,
+        lat=event.lat,
+        lon=event.lon,
+        country=event.country,
+        region=event.region,
+        city=event.city,
+        zip=event.zip,
+        params=event.params,
+        targets=event.targets,
+        vp_w=v.get("w"),
+        vp_h=v.get("h"),
+    )
+    return row
+
+
+def _tags(v: dict[str, Any], *keys: str) -> list[str]:
+    for key in keys:
+        value = v.get(key)
+        if isinstance(value, str):
+            tags = [t.strip() for t in value.split(",")]
+        elif isinstance(value, list):
+            tags = [t.strip() for t in value if isinstance(t, str)]
+        else:
+            continue
+        tags = [t for t in tags if t]
+        if tags:
+            return tags
+    return []
+
+
+def interests_row(event: Event) -> dict[str, Any] | None:
+    v = event.values
+    oid = parse_uuid(v.get("oid"))
+    if oid is None:
+        return None
+    audience = _tags(v, "audience", "audience_tags")
+    content = _tags(v, "content", "content_tags") or ([] if audience else _tags(v, "tags"))
+    if not audience and not content:
+        return None
+    interests = audience + content
+    return {
+        "vid": str(event.vid),
+        "uid": v.get("uid"),
+        "oid": str(oid),
+        "org": v.get("org"),
+        "audience_tags": audience,
+        "audience_counts": dict.fromkeys(audience, 1),
+        "content_tags": content,
+        "content_counts": dict.fromkeys(content, 1),
+        "interests": interests,
+        "interest_counts": dict.fromkeys(interests, 1),
+        "campaign_sources": {
+            str(v.get("campaign") or ""): {"audience": audience, "content": content}
+        },
+        "total_interactions": 1,
+        "unique_campaigns": 1,
+        "first_seen": event.created_at,
+        "last_updated": event.created_at,
+        "updated_at": event.created_at,
+        "created_at": event.created_at,
+        "location_updated_at": event.created_at,
+        "last_iphash": event.iphash,
+        "last_lat": event.lat,
+        "last_lon": event.lon,
+        "last_country": event.country,
+        "last_region": event.region,
+        "last_city": event.city,
+        "last_zip": event.zip,
+    }
+
+
+def messaging_records(event: Event) -> list[Record]:
+    v = event.values
+    if parse_uuid(v.get("tid")) is None:
+        return []
+    base = {
+        **v,
+        "vid": str(event.vid),
+        "created_at": event.created_at,
+        "updated_at": event.created_at,
+    }
+    records = [
+        record("mthreads", base),
+        record("mstore", {**base, "mid": str(new_id())}),
+        record(
+            "mtriage",
+            {"urgency": 8, "keep": True, **base, "mid": str(new_id())},
+        ),
+    ]
+    ename = v.get("ename")
+    if ename and (ename == "conversion" or "score" in v) and parse_uuid(v.get("oid")):
+        records.append(
+            record(
+                "impression_daily",
+                {
+                    "oid": v["oid"],
+                    "tid": v["tid"],
+                    "day": event.created_at,
+                    "variant_id": v.get("xid", ""),
+                    "total_impressions": 1,
+                    "anonymous_impressions": 1,
+                    "identified_impressions": 0,
+                    "unique_visitors": 1,
+                    "conversions": 1 if ename == "conversion" else 0,
+                    "updated_at": event.created_at,
+                },
+            )
+        )
+    return records
+
+
+def client_records(event: Event) -> list[Record]:
+    """Rows only client events write (storage.md §1.4), minus those the views feed."""
+    v = event.values
+    day = event.created_at.date().isoformat()
+    people = {"hhash": event.hhash, "vid": str(event.vid), "sid": str(event.sid)}
+    records = [record("dailies", {"ip": event.ip or event.iphash, "day": day, "total": 1})]
+    if event.new_visitor:
+        records.append(record("counters", {"id": "vids_created", "total": 1, "date": day}))
+    outcome = v.get("outcome")
+    if isinstance(outcome, str) and outcome:
+        records.append(
+            record(
+                "outcomes",
+                {
+                    "hhash": event.hhash,
+                    "outcome": outcome,
+                    "sink": v.get("sink"),
+                    "created": day,
+                    "url": event.url,
+                    "total": 1,
+                },
+            )
+        )
+    if event.host:
+        records.append(
+            record(
+                "hosts",
+                {"hhash": event.hhash, "hostname": event.host, "created_at": event.created_at},
+            )
+        )
+    uid = parse_uuid(v.get("uid"))
+    if uid is not None:
+        records.append(
+            record("userhosts", {**people, "uid": str(uid), "created_at": event.created_at})
+        )
+    for table, column, value in (
+        ("usernames", "uhash", event.uhash),
+        ("emails", "ehash", event.ehash),
+        ("cells", "chash", event.chash),
+    ):
+        if value:
+            records.append(record(table, {**people, column: value, "created_at": event.created_at}))
+    return records
+
+
+def plan_event(event: Event) -> list[Record]:
+    records = [record("events", events_row(event))]
+    interests = interests_row(event)
+    if interests is not None:
+        records.append(record("visitor_interests", interests))
+    records.extend(messaging_records(event))
+    if not event.is_server:
+        records.extend(client_records(event))
+    return records
+
+
+__all__ = ["Record", "format_time", "plan_event", "record"]

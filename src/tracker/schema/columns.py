@@ -1,0 +1,116 @@
+"""Short constructors for catalogue columns, named after storage.md §2.2's type legend.
+
+``S("app")`` reads as the spec's "app S"; a default is given only where the spec shows one (every
+other column takes its type's default: '' for strings, the zero UUID, 0, [], false, epoch).
+"""
+
+from __future__ import annotations
+
+from tracker.schema.model import Column
+
+NOW = "now64(3)"  # the spec's "now64"
+EPOCH = "toDateTime64(0, 3)"  # the spec's "epoch"
+TODAY = "today()"
+EMPTY_OBJECT = "'{}'"  # the spec's J default
+NEW_UUID = "generateUUIDv4()"
+
+
+def S(name: str, default: str | None = None) -> Column:
+    return Column(name, "String", default)
+
+
+def LC(name: str) -> Column:
+    return Column(name, "LowCardinality(String)")
+
+
+def U(name: str, default: str | None = None) -> Column:
+    return Column(name, "UUID", default)
+
+
+def DT(name: str, default: str | None = None) -> Column:
+    return Column(name, "DateTime64(3)", default)
+
+
+def D(name: str, default: str | None = TODAY) -> Column:
+    return Column(name, "Date", default)
+
+
+def J(name: str) -> Column:
+    return Column(name, "JSON", EMPTY_OBJECT)
+
+
+def B(name: str) -> Column:
+    return Column(name, "Bool")
+
+
+def I8(name: str, default: str | None = None) -> Column:
+    return Column(name, "Int8", default)
+
+
+def I16(name: str, default: str | None = None) -> Column:
+    return Column(name, "Int16", default)
+
+
+def I32(name: str, default: str | None = None) -> Column:
+    return Column(name, "Int32", default)
+
+
+def I64(name: str, default: str | None = None) -> Column:
+    return Column(name, "Int64", default)
+
+
+def U32(name: str) -> Column:
+    return Column(name, "UInt32")
+
+
+def U64(name: str) -> Column:
+    return Column(name, "UInt64")
+
+
+def F64(name: str) -> Column:
+    return Column(name, "Float64")
+
+
+def AS(name: str) -> Column:
+    return Column(name, "Array(String)")
+
+
+def AU(name: str) -> Column:
+    return Column(name, "Array(UUID)")
+
+
+def VEC(name: str) -> Column:
+    """An embedding vector, stored uncompressed (random floats do not compress)."""
+    return Column(name, "Array(Float32)", codec="NONE")
+
+
+def offset_projection(name: str, key: str) -> str:
+    """A projection that stores only row positions re-sorted by ``key`` (a secondary index)."""
+    return f"PROJECTION {name} (SELECT _part_offset ORDER BY {key})"
+
+
+__all__ = [
+    "AS",
+    "AU",
+    "DT",
+    "EMPTY_OBJECT",
+    "EPOCH",
+    "F64",
+    "I8",
+    "I16",
+    "I32",
+    "I64",
+    "LC",
+    "NEW_UUID",
+    "NOW",
+    "TODAY",
+    "U32",
+    "U64",
+    "VEC",
+    "B",
+    "D",
+    "J",
+    "S",
+    "U",
+    "offset_projection",
+]

@@ -1,0 +1,117 @@
+"""Embedded ClickHouse (chDB): the default store, in this process, under ``<data>/clickhouse``.
+
+chDB sessions are not shared across threads: the writer thread has its own session, and every
+thread that calls ``query`` gets one of its own on the same path (DESIGN.md decision 2).
+Settings that must hold for every statement (UTC, the database) are set per session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from chdb import session as chdb_session
+
+from tracker.errors import SinkRejected, SinkUnreachable
+from tracker.schema.render import Topology, render
+
+# ClickHouse error codes that mean "this data is wrong": retrying the same rows cannot succeed.
+BAD_DATA_CODES = frozenset(
+    {6, 26, 27, 32, 38, 41, 43, 44, 47, 53, 62, 69, 70, 72, 76, 117, 130, 131, 190, 252}
+)
+CODE_RE = re.compile(r"Code: (\d+)")
+
+
+def error_code(exc: BaseException) -> int | None:
+    match = CODE_RE.search(str(exc))
+    return int(match.group(1)) if match else None
+
+
+def translate(exc: Exception, what: str) -> SinkRejected | SinkUnreachable:
+    code = error_code(exc)
+    message = (
+        f"{what}: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+    )
+    if code in BAD_DATA_CODES:
+        return SinkRejected(message)
+    return SinkUnreachable(message)
+
+
+class ChdbSink:
+    name = "clickhouse"
+
+    def __init__(self, path: Path, database: str = "sfpla") -> None:
+        self.path = path
+        self.database = database
+        self._local = threading.local()
+        self._sessions: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _session(self) -> Any:
+        current = getattr(self._local, "session", None)
+        if current is None:
+            if self._closed:
+                raise SinkUnreachable("the chDB store is closed")
+            current = chdb_session.Session(str(self.path))  # type: ignore[no-untyped-call]
+            current.query("SET session_timezone = 'UTC'")  # type: ignore[no-untyped-call]
+            current.query(f"CREATE DATABASE IF NOT EXISTS {self.database}")  # type: ignore[no-untyped-call]
+            current.query(f"USE {self.database}")  # type: ignore[no-untyped-call]
+            self._local.session = current
+            with self._lock:
+                self._sessions.append(current)
+        return current
+
+    def open(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.load_schema()
+
+    def load_schema(self) -> int:
+        statements = render(Topology.EMBEDDED, database=self.database)
+        session = self._session()
+        for sql in statements:
+            try:
+                session.query(sql)
+            except Exception as exc:
+                raise translate(exc, "schema") from exc
+        return len(statements)
+
+    def healthcheck(self) -> bool:
+        try:
+            self._session().query("SELECT 1")
+        except Exception:
+            return False
+        return True
+
+    def write(self, table: str, lines: Sequence[bytes], token: str | None = None) -> None:
+        settings = "deduplicate_blocks_in_dependent_materialized_views = 1"
+        if token:
+            settings += f", insert_deduplication_token = '{token}'"
+        sql = f"INSERT INTO {self.database}.{table} SETTINGS {settings}"
+        try:
+            inserter = self._session().send_insert(sql, "JSONEachRow")
+            inserter.append(b"\n".join(lines))
+            inserter.finish()
+        except Exception as exc:
+            raise translate(exc, f"insert into {table}") from exc
+
+    def query(self, sql: str, fmt: str = "JSONEachRow") -> bytes:
+        session = self._session()
+        try:
+            result = session.query(sql, fmt)
+        except Exception as exc:
+            raise translate(exc, "query") from exc
+        data: bytes = result.bytes()
+        return data
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            sessions, self._sessions = self._sessions, []
+        for current in sessions:
+            with contextlib.suppress(Exception):  # closing is best effort
+                current.close()
