@@ -121,8 +121,11 @@ class TrackerServer:
             cli("query", "--data-dir", str(self.data_dir), "--format", "JSONEachRow", sql).stdout
         )
 
-    def wait_for(self, sql: str, expected: int, timeout: float = 15) -> list[dict[str, Any]]:
-        """Poll ``sql`` until it returns ``expected`` rows (batches land after their policy's delay)."""
+    def wait_for(self, sql: str, expected: int, timeout: float = 30) -> list[dict[str, Any]]:
+        """Poll ``sql`` until it returns ``expected`` rows (batches land after their policy's delay).
+
+        The timeout only matters when a test fails; it is generous for a loaded machine.
+        """
         deadline = time.monotonic() + timeout
         rows = self.query(sql)
         while len(rows) != expected and time.monotonic() < deadline:
@@ -151,9 +154,10 @@ def make_server(tmp_path: Path) -> Iterator[Any]:
 
 
 FAST_BATCHES = {
+    "ApiVersion": 1,
     "Notify": [
         {"Service": "clickhouse", "Context": "sfpla", "MaxBatchSize": 1000, "MaxBatchTime": "0.2s"}
-    ]
+    ],
 }
 
 

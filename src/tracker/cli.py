@@ -4,6 +4,12 @@
     tracker schema load|render [config.json] [--data-dir D] [--topology embedded|cluster]
     tracker query [config.json] [--data-dir D] [--format pretty|JSONEachRow|CSV|TSV] "SQL"
     tracker console [config.json] [--data-dir D]
+    tracker accounts add [config.json] [--data-dir D] [--uid UID] --password PW|-
+    tracker geoip lookup IP [config.json] [--data-dir D]
+    tracker geoip import FILE [FILE ...] [--config config.json] [--data-dir D]
+    tracker prune [config.json] [--data-dir D] [--logs-only]   (also: tracker --prune config.json)
+    tracker forget [config.json] [--data-dir D] --vid X | --uid Y
+    tracker ip-key rotate [config.json] [--data-dir D]
 
 A user mistake never prints a traceback: it prints ``tracker: <what is wrong>`` and exits 2.
 """
@@ -13,6 +19,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,11 +28,15 @@ from tracker import __version__
 from tracker.config import ConfigError, Settings, load_settings
 from tracker.control import remote_query
 from tracker.datadir import DataDir, DirLock
-from tracker.errors import TrackerError
+from tracker.errors import DataDirInUse, TrackerError
+from tracker.normalise.geoip import commands as geoip_commands
+from tracker.privacy import commands as privacy_commands
 from tracker.schema.render import Topology, render
+from tracker.sinks.base import Sink
 from tracker.sinks.chdb import ChdbSink
+from tracker.sinks.clickhouse import ClickHouseServerSink
 
-SUBCOMMANDS = ("serve", "schema", "query", "console")
+SUBCOMMANDS = ("serve", "schema", "query", "console", "accounts", "geoip", *privacy_commands.NAMES)
 FORMATS = {
     "pretty": "PrettyCompact",
     "jsoneachrow": "JSONEachRow",
@@ -54,8 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(serve)
     serve.add_argument("--host", help="address to listen on (default 0.0.0.0)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
-    serve.add_argument("--prune", action="store_true", help=argparse.SUPPRESS)
-    serve.add_argument("--logs-only", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument(
+        "--prune", action="store_true", help="prune (see `tracker prune`), then exit"
+    )
+    serve.add_argument("--logs-only", action="store_true", help="with --prune: only the logs")
 
     schema = commands.add_parser("schema", help="create or show the ClickHouse schema")
     schema.add_argument("action", choices=("load", "render"))
@@ -65,16 +78,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     query = commands.add_parser("query", help="run SQL against the store (also while serving)")
+    _common(query)  # first, so that `tracker query config.json "SQL"` reads as documented
     query.add_argument("sql", help="the SQL to run; `events` and `sfpla.events` both work")
     query.add_argument(
         "--format",
         default="pretty",
         help="pretty, JSONEachRow, CSV, TSV or any ClickHouse output format",
     )
-    _common(query)
 
     console = commands.add_parser("console", help="an interactive SQL prompt on the store")
     _common(console)
+
+    accounts = commands.add_parser(
+        "accounts", help="add an account of the redirect API (also while serving)"
+    )
+    accounts.add_argument("action", choices=("add",))
+    _common(accounts)
+    accounts.add_argument("--uid", help="the account id (a UUID); default: a new random one")
+    accounts.add_argument(
+        "--password", required=True, help="the password; '-' reads one line from stdin"
+    )
+    geoip_commands.add_parser(commands)
+    privacy_commands.add_parsers(commands)
     return parser
 
 
@@ -93,9 +118,18 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def with_store(
-    settings: Settings, local: Callable[[ChdbSink], bytes], remote: Callable[[Path], bytes]
+    settings: Settings, local: Callable[[Sink], bytes], remote: Callable[[Path], bytes]
 ) -> bytes:
-    """Run against the live server's store when one owns the directory, else open it here."""
+    """Run against the store: a ClickHouse server directly; the embedded one through the live
+    server's control socket when a server owns the directory, else by opening it here."""
+    if settings.clickhouse_url:
+        server = ClickHouseServerSink(
+            settings.clickhouse_url, settings.database, settings.clickhouse_cluster
+        )
+        try:
+            return local(server)
+        finally:
+            server.close()
     data_dir = DataDir(settings.data_dir)
     if data_dir.owner_pid() is not None and data_dir.control_socket.exists():
         return remote(data_dir.control_socket)
@@ -111,7 +145,7 @@ def with_store(
 
 
 def run_query(settings: Settings, sql: str, fmt: str) -> bytes:
-    def local(sink: ChdbSink) -> bytes:
+    def local(sink: Sink) -> bytes:
         return sink.query(sql, fmt)
 
     def remote(socket: Path) -> bytes:
@@ -121,12 +155,18 @@ def run_query(settings: Settings, sql: str, fmt: str) -> bytes:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    if args.prune or args.logs_only:
-        raise UsageError("--prune is not available in this version; see docs/differences.md.")
     settings = settings_from(args)
+    if args.prune:  # the seed's `tracker --prune [--logs-only] config.json`: prune, then exit
+        return privacy_commands.cmd_prune(settings, args.logs_only, with_store)
+    owner = DataDir(settings.data_dir).owner_pid()
+    if owner is not None:  # say so before uvicorn starts, rather than as a failed start-up
+        raise DataDirInUse(
+            f"The data directory {settings.data_dir} is in use by tracker PID {owner}."
+        )
     import uvicorn
 
     from tracker.app import TrackerApp
+    from tracker.http.limits import server_options
 
     app = TrackerApp(settings)
     config = uvicorn.Config(
@@ -134,13 +174,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
         lifespan="on",
         access_log=False,
         log_level="info" if settings.debug else "warning",
         timeout_graceful_shutdown=max(int(settings.shutdown_timeout_seconds), 1),
+        **server_options(settings, ws_limit=settings.max_body_bytes),
     )
     server = uvicorn.Server(config)
+    # After a graceful shutdown uvicorn re-raises the signal that stopped it; with the default
+    # SIGTERM action that would end the process with -15 although everything was written.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     server.run()
     return 0 if server.started else 1
 
@@ -162,8 +205,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
             remote_query(socket, statement, "TSV")
         return b""
 
-    def local(sink: ChdbSink) -> bytes:
-        sink.load_schema()
+    def local(sink: Sink) -> bytes:
+        sink.open()  # creates the schema (idempotent)
         return b""
 
     with_store(settings, local, remote)
@@ -213,11 +256,41 @@ def cmd_console(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
 
+def cmd_accounts(args: argparse.Namespace) -> int:
+    from tracker.accounts import new_account
+
+    settings = settings_from(args)
+    password = sys.stdin.readline().rstrip("\r\n") if args.password == "-" else args.password
+    uid, sql = new_account(args.uid, password)
+
+    def local(sink: Sink) -> bytes:
+        sink.open()
+        return sink.query(sql, "TSV")
+
+    with_store(settings, local, lambda socket: remote_query(socket, sql, "TSV"))
+    print(f"tracker: account {uid} added")
+    return 0
+
+
+def cmd_geoip(args: argparse.Namespace) -> int:
+    return geoip_commands.run(args, settings_from)
+
+
+def cmd_privacy(args: argparse.Namespace) -> int:
+    return privacy_commands.run(args, settings_from, with_store)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "serve")  # `tracker [--prune] [config.json]` as in the seed
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # `tracker query config.json --format CSV "SQL"`: argparse took the file for the SQL.
+    if args.command == "query" and args.config is None and len(extra) == 1 and extra[0][:1] != "-":
+        args.config, args.sql, extra = Path(args.sql), extra[0], []
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -226,10 +299,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "schema": cmd_schema,
         "query": cmd_query,
         "console": cmd_console,
+        "accounts": cmd_accounts,
+        "geoip": cmd_geoip,
+        **dict.fromkeys(privacy_commands.NAMES, cmd_privacy),
     }
     try:
         return handlers[args.command](args)
-    except (ConfigError, UsageError, TrackerError) as exc:
+    except (ConfigError, UsageError, TrackerError, geoip_commands.GeoipUsageError) as exc:
         print(f"tracker: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -19,6 +19,7 @@ import orjson
 from tracker.errors import TrackerError
 
 QueryFn = Callable[[str, str], bytes]
+MAX_REQUEST_BYTES = 16 * 2**20  # one JSON line: far above any SQL a command line can carry
 
 
 class ControlServer:
@@ -30,7 +31,9 @@ class ControlServer:
     async def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
-        self._server = await asyncio.start_unix_server(self._handle, path=str(self.path))
+        self._server = await asyncio.start_unix_server(
+            self._handle, path=str(self.path), limit=MAX_REQUEST_BYTES
+        )
         os.chmod(self.path, 0o600)
 
     async def stop(self) -> None:
@@ -51,7 +54,7 @@ class ControlServer:
             writer.write(output)
         except TrackerError as exc:
             writer.write(orjson.dumps({"ok": False, "error": exc.message}) + b"\n")
-        except (orjson.JSONDecodeError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):  # ValueError: bad JSON, or over the limit
             writer.write(b'{"ok":false,"error":"bad control request"}\n')
         finally:
             with contextlib.suppress(ConnectionError):
@@ -61,16 +64,23 @@ class ControlServer:
 
 def remote_query(path: Path, sql: str, fmt: str, timeout: float = 300.0) -> bytes:
     """Run ``sql`` in the server listening on ``path``; raise TrackerError with its message."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        sock.connect(str(path))
-        sock.sendall(orjson.dumps({"sql": sql, "format": fmt}) + b"\n")
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    data = b"".join(chunks)
-    status_line, _, output = data.partition(b"\n")
-    status = orjson.loads(status_line)
+    chunks = []
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(path))
+            sock.sendall(orjson.dumps({"sql": sql, "format": fmt}) + b"\n")
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+    except OSError as exc:  # the server stopped, or did not answer in time
+        raise TrackerError(f"The tracker server's control socket {path} failed: {exc}.") from exc
+    status_line, _, output = b"".join(chunks).partition(b"\n")
+    try:
+        status = orjson.loads(status_line)
+    except orjson.JSONDecodeError:
+        raise TrackerError(
+            "The tracker server closed the control socket without an answer."
+        ) from None
     if not status.get("ok"):
         raise TrackerError(str(status.get("error", "query failed")))
     return output

@@ -41,6 +41,8 @@ class Metrics:
     queued_items: int = 0
     queued_bytes: int = 0
     last_flush: float = 0.0
+    spool_bytes: int = 0
+    sinks: dict[str, dict[str, object]] = field(default_factory=dict)
     table_ops: Counter[str] = field(default_factory=Counter)
     dropped: Counter[str] = field(default_factory=Counter)
 
@@ -113,6 +115,7 @@ class Metrics:
                 if self.total_batches
                 else 0,
             },
+            "spool": {"bytes": self.spool_bytes, "sinks": self.sinks},
             "dropped": {reason: self.dropped[reason] for reason in DROP_REASONS},
             "process": {"pid": os.getpid(), "max_rss_mb": round(rss_mb, 1)},
             "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
@@ -155,6 +158,31 @@ class _MetricsCollector(Collector):
         yield GaugeMetricFamily(
             "tracker_flush_latency_avg_ms", "Mean batch write latency.", value=avg
         )
+        yield GaugeMetricFamily(
+            "tracker_spool_bytes",
+            "Bytes in the spool not yet released by every sink.",
+            value=m.spool_bytes,
+        )
+        lag = GaugeMetricFamily(
+            "tracker_sink_cursor_lag_bytes",
+            "Spool bytes a sink has not yet stored.",
+            labels=["sink"],
+        )
+        circuit = GaugeMetricFamily(
+            "tracker_sink_circuit_open",
+            "1 while a sink's circuit breaker is open or half-open.",
+            labels=["sink"],
+        )
+        trips = CounterMetricFamily(
+            "tracker_sink_circuit_trips", "Times a sink's circuit opened.", labels=["sink"]
+        )
+        for name, state in sorted(m.sinks.items()):
+            lag.add_metric([name], float(str(state.get("cursor_lag_bytes", 0))))
+            circuit.add_metric([name], 0.0 if state.get("circuit") == "closed" else 1.0)
+            trips.add_metric([name], float(str(state.get("circuit_trips", 0))))
+        yield lag
+        yield circuit
+        yield trips
         yield GaugeMetricFamily(
             "tracker_up",
             "1 when storage answers its health check.",

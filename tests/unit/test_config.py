@@ -300,13 +300,27 @@ def test_no_config_file_gives_the_built_in_defaults() -> None:
 def test_a_key_absent_from_a_config_file_takes_the_go_zero_value(tmp_path: Path) -> None:
     settings, warnings = load(tmp_path, {"AllowOrigin": "", "PruneLogsTTL": 0, "MaxHeaderBytes": 0})
 
-    assert settings.api_version == 0
     assert settings.domains == ()
-    assert settings.notify == ()
     assert settings.allow_origin == "*"
     assert settings.prune_logs_ttl == 2592000
     assert settings.max_header_bytes == 1048576
-    assert warnings == ["No Notify service is enabled: events are accepted but stored nowhere"]
+    assert warnings == []
+
+
+def test_a_config_file_without_api_version_or_notify_still_serves_v1_into_clickhouse(
+    tmp_path: Path,
+) -> None:
+    settings, _ = load(tmp_path, {"Domains": ["example.com"]})
+
+    assert settings.api_version == 1  # Go's zero value made this /tr/v0/
+    assert [s.service for s in settings.notify] == ["clickhouse"]
+    assert settings.database == "sfpla"
+
+
+def test_a_disabled_clickhouse_entry_is_warned_about(tmp_path: Path) -> None:
+    _, warnings = load(tmp_path, {"Notify": [{"Service": "clickhouse_"}]})
+
+    assert any("No clickhouse Notify entry is enabled" in w for w in warnings)
 
 
 @pytest.mark.parametrize(

@@ -764,3 +764,12 @@ def test_cookie_names_parses_like_go() -> None:
         "vid",
         "ok",
     ]
+
+
+def test_huge_digit_strings_stay_strings_instead_of_crashing() -> None:
+    from tracker.normalise.consent import parse_cflags
+    from tracker.normalise.params import convert_value
+
+    assert convert_value("9" * 5000) == "9" * 5000  # int() refuses > 4300 digits
+    assert convert_value("1" + "0" * 500 + ".5") == "1" + "0" * 500 + ".5"
+    assert parse_cflags("9" * 5000) is None

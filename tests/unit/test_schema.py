@@ -352,7 +352,13 @@ def test_engines_and_keys_are_the_ones_the_spec_states(loaded: Ch) -> None:
     stored = {row["name"]: row for row in storage_tables(loaded)}
     events = stored["events"]
     assert (events["engine"], events["sorting_key"]) == ("MergeTree", "created_at, eid")
-    assert events["partition_key"] == "(oid, toYYYYMM(created_at))"
+    # Monthly, not (oid, month) as in Go: a batch spanning many orgs must stay one part.
+    assert events["partition_key"] == "toYYYYMM(created_at)"
+    assert (
+        stored["mthreads"]["partition_key"]
+        == stored["mstore"]["partition_key"]
+        == "toYYYYMM(created_at)"
+    )
     assert stored["ltv"]["engine_full"].startswith(
         "SummingMergeTree(paid) ORDER BY (hhash, id, id_type)"
     )

@@ -1,55 +1,147 @@
-"""When a table's batch is written: at ``max_rows`` rows or ``max_seconds`` of age, first wins.
+"""When a table's batch is written: the six strategies of the seed README, per table.
 
-Defaults follow the seed README (events 1000 rows / 2 s) and, for the other tables, the Go batch
-manager's per-table table (storage.md §4.2). ``MaxBatchSize`` / ``MaxBatchTime`` of the ClickHouse
-Notify entry override the events policy, as the seed README promised and the Go tracker ignored.
+=========  ==========================================================  =====================
+strategy   a batch is written when                                     used by default for
+=========  ==========================================================  =====================
+immediate  it holds any row                                            payments, ltv, mtriage
+time       it is ``max_seconds`` old                                   mthreads, dailies
+size       it holds ``max_rows`` rows                                  visitors (as the seed)
+hybrid     ``max_rows`` rows, ``max_bytes`` bytes or ``max_seconds``   events and the rest
+memory     it holds ``max_bytes`` bytes                                (opt-in)
+adaptive   it holds the tuned size (see `AdaptiveSize`) or is          (opt-in)
+           ``max_seconds`` old
+=========  ==========================================================  =====================
+
+Every buffer is also bounded (``HARD_CAP_ROWS``), so even a time- or memory-only table cannot grow
+without limit, and shutdown writes everything whatever the strategy says. Defaults follow the
+seed README (events hybrid 1000 rows / 2 s / 10 MB; payments immediate with 5 retries; mthreads
+time-based 5 s) and, for the other tables, the Go batch manager's table (storage.md §4.2).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+HARD_CAP_ROWS = 100_000
+
+
+class Strategy(StrEnum):
+    IMMEDIATE = "immediate"
+    TIME = "time"
+    SIZE = "size"
+    HYBRID = "hybrid"
+    MEMORY = "memory"
+    ADAPTIVE = "adaptive"
 
 
 @dataclass(frozen=True)
 class Policy:
-    max_rows: int
-    max_seconds: float
+    strategy: Strategy = Strategy.HYBRID
+    max_rows: int = 500
+    max_seconds: float = 3.0
+    max_bytes: int = 4 * 2**20
+    retries: int = 3  # quick retries inside one attempt before the batch waits for the breaker
+    min_rows: int = 10  # adaptive: the smallest size it tunes down to
+    target_latency_ms: float = 200.0  # adaptive: flushes slower than this shrink the batch
+
+    def due(self, rows: int, size: int, age: float, tuned_rows: int | None = None) -> bool:
+        if rows == 0:
+            return False
+        if rows >= HARD_CAP_ROWS:
+            return True
+        match self.strategy:
+            case Strategy.IMMEDIATE:
+                return True
+            case Strategy.TIME:
+                return age >= self.max_seconds
+            case Strategy.SIZE:
+                return rows >= self.max_rows
+            case Strategy.MEMORY:
+                return size >= self.max_bytes
+            case Strategy.ADAPTIVE:
+                return rows >= (tuned_rows or self.max_rows) or age >= self.max_seconds
+            case _:
+                return rows >= self.max_rows or size >= self.max_bytes or age >= self.max_seconds
+
+    def deadline(self, first_at: float) -> float | None:
+        """When age alone makes the batch due, or None when age never does."""
+        if self.strategy in (Strategy.TIME, Strategy.HYBRID, Strategy.ADAPTIVE):
+            return first_at + self.max_seconds
+        if self.strategy is Strategy.IMMEDIATE:
+            return first_at
+        return None
 
 
-DEFAULT = Policy(500, 3.0)
+class AdaptiveSize:
+    """Batch size tuned from measured flush latency and queue depth, within [min_rows, max_rows].
+
+    A flush slower than the target shrinks the size by a quarter (the store is struggling: smaller
+    inserts keep latency bounded); a backlog deeper than the current size grows it by half (larger
+    inserts drain faster); a fast flush with no backlog grows it by a quarter.
+    """
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.rows = policy.max_rows
+
+    def observe(self, latency_ms: float, queued_rows: int) -> int:
+        low, high = self.policy.min_rows, self.policy.max_rows
+        if latency_ms > self.policy.target_latency_ms:
+            self.rows = max(low, int(self.rows * 0.75))
+        elif queued_rows > self.rows:
+            self.rows = min(high, int(self.rows * 1.5) + 1)
+        elif latency_ms < self.policy.target_latency_ms / 2:
+            self.rows = min(high, int(self.rows * 1.25) + 1)
+        return self.rows
+
+
+MB = 2**20
+H = Strategy.HYBRID
+
+DEFAULT = Policy(H, 500, 3.0, 4 * MB)
 
 DEFAULTS: dict[str, Policy] = {
-    "events": Policy(1000, 2.0),
-    "mthreads": Policy(10000, 5.0),
-    "mstore": Policy(500, 3.0),
-    "mtriage": Policy(50, 2.0),
-    "payments": Policy(1, 0.0),
-    "ltv": Policy(1, 0.0),
-    "impression_daily": Policy(250, 4.0),
-    "agreements": Policy(100, 3.0),
-    "agreed": Policy(100, 3.0),
-    "redirects": Policy(200, 2.0),
-    "redirect_history": Policy(500, 5.0),
-    "counters": Policy(300, 3.0),
-    "updates": Policy(200, 4.0),
-    "logs": Policy(1000, 5.0),
-    "dailies": Policy(200, 10.0),
-    "outcomes": Policy(300, 3.0),
-    "hosts": Policy(200, 5.0),
-    "userhosts": Policy(200, 4.0),
-    "usernames": Policy(200, 4.0),
-    "emails": Policy(200, 3.0),
-    "cells": Policy(200, 4.0),
-    "visitor_interests": Policy(500, 3.0),
+    "events": Policy(H, 1000, 2.0, 10 * MB),
+    "mthreads": Policy(Strategy.TIME, 100, 5.0, 5 * MB),
+    "mstore": Policy(H, 500, 3.0, 8 * MB),
+    "mtriage": Policy(Strategy.IMMEDIATE, 50, 0.0, 2 * MB, retries=5),
+    "visitors": Policy(Strategy.SIZE, 200, 10.0, 3 * MB),
+    "payments": Policy(Strategy.IMMEDIATE, 1, 0.0, 1 * MB, retries=5),
+    "ltv": Policy(Strategy.IMMEDIATE, 1, 0.0, 1 * MB, retries=5),
+    "impression_daily": Policy(H, 250, 4.0, 6 * MB),
+    "agreements": Policy(H, 100, 0.5, 2 * MB),
+    "agreed": Policy(H, 100, 0.5, 2 * MB),
+    "redirects": Policy(Strategy.IMMEDIATE, 200, 0.0, 3 * MB),
+    "redirect_history": Policy(Strategy.IMMEDIATE, 500, 0.0, 5 * MB),
+    "accounts": Policy(Strategy.IMMEDIATE, 100, 0.0, 1 * MB),
+    "counters": Policy(H, 300, 3.0, 3 * MB),
+    "updates": Policy(H, 200, 4.0, 3 * MB),
+    "logs": Policy(H, 1000, 5.0, 8 * MB),
+    "dailies": Policy(Strategy.TIME, 200, 10.0, 4 * MB),
+    "outcomes": Policy(H, 300, 3.0, 4 * MB),
+    "hosts": Policy(H, 200, 5.0, 3 * MB),
+    "userhosts": Policy(H, 200, 4.0, 3 * MB),
+    "usernames": Policy(H, 200, 4.0, 3 * MB),
+    "emails": Policy(H, 200, 3.0, 3 * MB),
+    "cells": Policy(H, 200, 4.0, 3 * MB),
+    "visitor_interests": Policy(H, 500, 3.0, 5 * MB),
 }
 
 
-def policies(max_rows: int | None = None, max_seconds: float | None = None) -> dict[str, Policy]:
-    """The per-table policies, with the events policy overridden by config when given."""
+def policies(
+    max_rows: int | None = None,
+    max_seconds: float | None = None,
+    per_table: dict[str, Policy] | None = None,
+) -> dict[str, Policy]:
+    """The per-table policies: defaults, then the ClickHouse entry's MaxBatchSize/MaxBatchTime
+    for events (as the seed README promised), then an explicit per-table section."""
     table = dict(DEFAULTS)
     events = table["events"]
-    table["events"] = Policy(
-        max_rows if max_rows else events.max_rows,
-        max_seconds if max_seconds is not None else events.max_seconds,
+    table["events"] = replace(
+        events,
+        max_rows=max_rows or events.max_rows,
+        max_seconds=max_seconds if max_seconds is not None else events.max_seconds,
     )
+    table.update(per_table or {})
     return table

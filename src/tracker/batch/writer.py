@@ -1,190 +1,313 @@
-"""The batch writer: per-table batches written to one sink by one owner thread.
+"""A sink's writer: reads the spool from the sink's cursor, batches per table, writes, commits.
 
-Records arrive from the event loop through a thread-safe inbox. The thread keeps one buffer per
-table and writes it when the table's policy says (rows or age, first wins). A failed write keeps
-the rows and retries with capped exponential backoff; rows the database rejects are isolated by
-splitting the batch, so one bad row never costs the others. ``stop()`` writes everything queued.
+One thread per sink owns the sink (chDB sessions must not be shared). The loop:
 
-This is the seam where the durable spool goes: today ``submit`` is called straight from the
-request; with the spool, the writer reads records from the spool's cursor instead.
+1. read durable spool entries from the read position (bounded by ``max_buffered_bytes``: when the
+   sink is slow the records simply wait in the spool, not in memory);
+2. seal the tables whose policy says so: a sealed batch is the table's records between two spool
+   offsets, written to the cursor journal *before* it is sent, with a token derived from them;
+3. send sealed batches oldest first, through the circuit breaker; a data rejection splits the batch
+   until the bad rows stand alone, and those go to the dead-letter file with the reason;
+4. record what landed in the journal and let the spool reclaim what every sink has passed.
+
+After a crash the journal's sealed ranges are rebuilt from the spool and sent with the same
+tokens, so ClickHouse stores them once.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tracker.batch.policy import DEFAULT, Policy
-from tracker.errors import SinkRejected, SinkUnreachable, Unavailable
+from tracker.batch.aggregate import pre_aggregate
+from tracker.batch.breaker import CircuitBreaker, backoff
+from tracker.batch.cursor import CursorJournal, CursorState
+from tracker.batch.deadletter import DeadLetters
+from tracker.batch.policy import DEFAULT, AdaptiveSize, Policy, Strategy
+from tracker.errors import SinkRejected, SinkUnreachable
 from tracker.metrics import Metrics
-from tracker.plan.event_rows import Record
+from tracker.schema.tables import TABLES
 from tracker.sinks.base import Sink
+from tracker.spool import LogSpool, decode
+from tracker.spool.log import Entry
 
 log = logging.getLogger(__name__)
 
-_STOP = object()
+
+@dataclass
+class Batch:
+    start: int
+    end: int
+    lines: list[bytes]
+    attempts: int = 0
+    retry_at: float = 0.0
 
 
 @dataclass
-class _Buffer:
+class TableState:
+    policy: Policy
     lines: list[bytes] = field(default_factory=list)
     size: int = 0
     first_at: float = 0.0
-    retry_at: float = 0.0
-    backoff: float = 0.0
+    start: int = 0  # spool offset of the entry holding the first buffered row
+    sealed: collections.deque[Batch] = field(default_factory=collections.deque)
+    tuned: AdaptiveSize | None = None
 
 
-class BatchWriter:
+class SinkWriter:
     def __init__(
         self,
         sink: Sink,
+        spool: LogSpool,
+        journal: CursorJournal,
         policies: dict[str, Policy],
         metrics: Metrics,
+        dead_letters: DeadLetters,
         *,
-        max_queued_rows: int = 1_000_000,
+        epoch: str,
+        dedup: bool = True,
         clock: Callable[[], float] = time.monotonic,
-        max_backoff: float = 30.0,
+        breaker: CircuitBreaker | None = None,
+        max_buffered_bytes: int = 64 * 2**20,
+        read_bytes: int = 4 * 2**20,
+        on_progress: Callable[[], None] = lambda: None,
     ) -> None:
         self.sink = sink
+        self.spool = spool
+        self.journal = journal
         self.policies = policies
         self.metrics = metrics
-        self.max_queued_rows = max_queued_rows
+        self.dead_letters = dead_letters
+        self.epoch = epoch
+        self.dedup = dedup
         self.clock = clock
-        self.max_backoff = max_backoff
-        self._inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._buffers: dict[str, _Buffer] = {}
+        self.breaker = breaker or CircuitBreaker(clock)
+        self.max_buffered_bytes = max_buffered_bytes
+        self.read_bytes = read_bytes
+        self.on_progress = on_progress
+        self.state = CursorState()
+        self.pos = 0
+        self.tables: dict[str, TableState] = {}
+        self._replay: dict[str, collections.deque[tuple[int, int]]] = {}
+        self._dirty = False
+        self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
-        self._submitted = 0  # written by submitters only
-        self._settled = 0  # written by the writer thread only (stored or given up)
-        self._stop_deadline = 0.0
+        self._stopping = False
+        self._deadline = 0.0
+        spool.subscribe(self._on_data)
 
-    # -- called from the event loop -------------------------------------------------------
-    @property
-    def queued(self) -> int:
-        return self._submitted - self._settled
-
-    def submit(self, records: Sequence[Record]) -> None:
-        if self.queued + len(records) > self.max_queued_rows:
-            raise Unavailable("The tracker is busy writing; retry shortly.", retry_after=1)
-        self._submitted += len(records)
-        self._inbox.put(records)
-
+    # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="batch-writer", daemon=True)
+        self.state = self.journal.load(default_safe=self.spool.log.start)
+        self.pos = max(self.state.safe, self.spool.log.start)
+        self._replay = {t: collections.deque(r) for t, r in self.state.inflight.items() if r}
+        self.state.inflight = {}
+        if self._replay:
+            log.info(
+                "%s: replaying %d sealed batches from the spool",
+                self.sink.name,
+                sum(map(len, self._replay.values())),
+            )
+        self.on_progress()  # the spool may reclaim what was stored before the restart
+        self._thread = threading.Thread(
+            target=self._run, name=f"writer-{self.sink.name}", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float) -> bool:
-        """Write everything queued, giving up after ``timeout`` seconds; True when all landed."""
+        """Write what the spool holds, for at most ``timeout`` s; True when everything landed."""
         if self._thread is None:
             return True
-        self._stop_deadline = self.clock() + timeout
-        self._inbox.put(_STOP)
-        self._thread.join(timeout + 1.0)
+        with self._wake:
+            self._stopping = True
+            self._deadline = self.clock() + timeout
+            self._wake.notify()
+        self._thread.join(timeout + 5.0)
         self._thread = None
-        return self.queued == 0
+        return self.caught_up()
 
-    # -- the writer thread ----------------------------------------------------------------
-    def _policy(self, table: str) -> Policy:
-        return self.policies.get(table, DEFAULT)
-
-    def _add(self, records: Sequence[Record]) -> None:
-        now = self.clock()
-        for table, line in records:
-            buffer = self._buffers.get(table)
-            if buffer is None:
-                buffer = self._buffers[table] = _Buffer()
-            if not buffer.lines:
-                buffer.first_at = now
-            buffer.lines.append(line)
-            buffer.size += len(line)
-
-    def _due(self, table: str, buffer: _Buffer, now: float, stopping: bool) -> bool:
-        if not buffer.lines or now < buffer.retry_at:
-            return False
-        policy = self._policy(table)
-        return (
-            stopping
-            or len(buffer.lines) >= policy.max_rows
-            or now - buffer.first_at >= policy.max_seconds
+    def caught_up(self) -> bool:
+        return self.pos >= self.spool.end and not any(
+            t.lines or t.sealed for t in self.tables.values()
         )
+
+    @property
+    def safe(self) -> int:
+        return self.state.safe
+
+    def _on_data(self, end: int) -> None:
+        with self._wake:
+            self._wake.notify()
+
+    # -- the loop -----------------------------------------------------------------------------
+    def _buffered_bytes(self) -> int:
+        return sum(
+            t.size + sum(len(line) for b in t.sealed for line in b.lines)
+            for t in self.tables.values()
+        )
+
+    def _run(self) -> None:
+        while True:
+            if self.pos < self.spool.end and self._buffered_bytes() < self.max_buffered_bytes:
+                for entry in self.spool.read(self.pos, self.read_bytes):
+                    self._take(entry)
+            now = self.clock()
+            self._seal_due(now)
+            self._send(now)
+            self._checkpoint()
+            self._gauges()
+            if self._stopping and (self.caught_up() or self.clock() >= self._deadline):
+                if not self.caught_up():
+                    log.error(
+                        "%s: shutdown deadline passed; undelivered rows stay in the spool",
+                        self.sink.name,
+                    )
+                return
+            if self.pos < self.spool.end and self._buffered_bytes() < self.max_buffered_bytes:
+                continue
+            with self._wake:
+                self._wake.wait(self._next_wakeup(self.clock()))
 
     def _next_wakeup(self, now: float) -> float:
         wake = now + 0.5
-        for table, buffer in self._buffers.items():
-            if buffer.lines:
-                due = max(buffer.first_at + self._policy(table).max_seconds, buffer.retry_at)
-                wake = min(wake, due)
-        return max(wake - now, 0.0)
+        for table in self.tables.values():
+            if table.lines:
+                deadline = table.policy.deadline(table.first_at)
+                if deadline is not None:
+                    wake = min(wake, deadline)
+            if table.sealed:
+                wake = min(wake, max(table.sealed[0].retry_at, now + self.breaker.retry_in()))
+        return min(max(wake - now, 0.001), 0.5)
 
-    def _run(self) -> None:
-        stopping = False
-        while True:
-            try:
-                item = self._inbox.get(timeout=self._next_wakeup(self.clock()))
-            except queue.Empty:
-                item = None
-            while item is not None:
-                if item is _STOP:
-                    stopping = True
-                else:
-                    self._add(item)  # type: ignore[arg-type]
+    def _table(self, name: str) -> TableState:
+        table = self.tables.get(name)
+        if table is None:
+            policy = self.policies.get(name, DEFAULT)
+            tuned = AdaptiveSize(policy) if policy.strategy is Strategy.ADAPTIVE else None
+            table = self.tables[name] = TableState(policy, tuned=tuned)
+        return table
+
+    def _take(self, entry: Entry) -> None:
+        now = self.clock()
+        for name, line in decode(entry.payload):
+            if entry.end <= self.state.committed.get(name, -1):
+                continue  # stored before the restart
+            table = self._table(name)
+            if not table.lines:
+                table.first_at, table.start = now, entry.start
+            table.lines.append(line)
+            table.size += len(line)
+        self.pos = entry.end
+        for name, ranges in self._replay.items():
+            while ranges and ranges[0][1] <= self.pos:
+                start, end = ranges.popleft()
+                self._seal(name, start=start, end=end)
+
+    def _seal(self, name: str, *, start: int | None = None, end: int | None = None) -> None:
+        table = self._table(name)
+        lines = pre_aggregate(TABLES[name], table.lines) if name in TABLES else table.lines
+        batch = Batch(
+            table.start if start is None else start, self.pos if end is None else end, lines
+        )
+        table.sealed.append(batch)
+        table.lines, table.size = [], 0
+        self.state.inflight.setdefault(name, []).append((batch.start, batch.end))
+        self._dirty = True
+
+    def _seal_due(self, now: float) -> None:
+        for name, table in self.tables.items():
+            if self._replay.get(name):
+                continue  # its next batch must end where the journal says
+            tuned = table.tuned.rows if table.tuned else None
+            rows = len(table.lines)
+            if rows and (
+                self._stopping or table.policy.due(rows, table.size, now - table.first_at, tuned)
+            ):
+                self._seal(name)
+
+    def _token(self, name: str, batch: Batch) -> str | None:
+        return f"{self.epoch}-{name}-{batch.start}-{batch.end}" if self.dedup else None
+
+    def _send(self, now: float) -> None:
+        if self._dirty:
+            self.journal.save(self._journal_state())  # intents are durable before anything is sent
+            self._dirty = False
+        for name, table in self.tables.items():
+            while table.sealed and self.breaker.allows():
+                batch = table.sealed[0]
+                if batch.retry_at > now:
+                    break
+                started = self.clock()
                 try:
-                    item = self._inbox.get_nowait()
-                except queue.Empty:
-                    item = None
-            now = self.clock()
-            for table, buffer in list(self._buffers.items()):
-                if self._due(table, buffer, now, stopping):
-                    self._flush(table, buffer)
-            self._update_gauges()
-            if stopping:
-                pending = any(b.lines for b in self._buffers.values())
-                if not pending:
-                    return
-                if self.clock() >= self._stop_deadline:
-                    lost = sum(len(b.lines) for b in self._buffers.values())
-                    log.error("shutdown deadline passed: %d rows not written", lost)
-                    return
-                time.sleep(min(0.05, max(self._stop_deadline - self.clock(), 0.0)))
+                    self._write_isolating(name, batch.lines, self._token(name, batch))
+                except SinkUnreachable as exc:
+                    batch.attempts += 1
+                    batch.retry_at = self.clock() + backoff(batch.attempts)
+                    self.breaker.failure()
+                    self.metrics.failed_batches += 1
+                    log.warning(
+                        "%s: writing %s failed (attempt %d), kept in the spool: %s",
+                        self.sink.name,
+                        name,
+                        batch.attempts,
+                        exc,
+                    )
+                    break
+                latency_ms = (self.clock() - started) * 1000
+                self.breaker.success()
+                table.sealed.popleft()
+                self.state.committed[name] = batch.end
+                self.state.inflight[name].remove((batch.start, batch.end))
+                self._dirty = True
+                self.metrics.record_flush(name, len(batch.lines), latency_ms)
+                if table.tuned:
+                    table.tuned.observe(latency_ms, len(table.lines))
 
-    def _update_gauges(self) -> None:
-        self.metrics.queued_items = self.queued
-        self.metrics.queued_bytes = sum(b.size for b in self._buffers.values())
-
-    def _flush(self, table: str, buffer: _Buffer) -> None:
-        lines = buffer.lines
-        started = self.clock()
+    def _write_isolating(self, name: str, lines: list[bytes], token: str | None) -> None:
         try:
-            self._write_isolating(table, lines)
-        except SinkUnreachable as exc:
-            self.metrics.failed_batches += 1
-            buffer.backoff = min(max(buffer.backoff * 2, 0.2), self.max_backoff)
-            buffer.retry_at = self.clock() + buffer.backoff
-            log.warning(
-                "write to %s failed, %d rows kept for retry in %.1fs: %s",
-                table,
-                len(lines),
-                buffer.backoff,
-                exc,
-            )
-            return
-        self.metrics.record_flush(table, len(lines), (self.clock() - started) * 1000)
-        self._settled += len(lines)
-        buffer.lines, buffer.size, buffer.backoff, buffer.retry_at = [], 0, 0.0, 0.0
-
-    def _write_isolating(self, table: str, lines: list[bytes]) -> None:
-        """Write ``lines``; on a data rejection split the batch until the bad rows are alone."""
-        try:
-            self.sink.write(table, lines)
+            self.sink.write(name, lines, token)
         except SinkRejected as exc:
             if len(lines) == 1:
+                self.dead_letters.add(name, lines[0], str(exc))
                 self.metrics.drop("sink_rejected")
-                log.error("row rejected by %s and dropped: %s", table, exc)
+                log.error(
+                    "%s: a %s row was refused and moved to the dead-letter file: %s",
+                    self.sink.name,
+                    name,
+                    exc,
+                )
                 return
             middle = len(lines) // 2
-            self._write_isolating(table, lines[:middle])
-            self._write_isolating(table, lines[middle:])
+            self._write_isolating(name, lines[:middle], f"{token}.a" if token else None)
+            self._write_isolating(name, lines[middle:], f"{token}.b" if token else None)
+
+    def _journal_state(self) -> CursorState:
+        starts = [t.start for t in self.tables.values() if t.lines]
+        starts += [b.start for t in self.tables.values() for b in t.sealed]
+        starts += [r[0] for ranges in self._replay.values() for r in ranges]
+        self.state.safe = min(starts) if starts else self.pos
+        self.state.inflight = {k: v for k, v in self.state.inflight.items() if v}
+        return self.state
+
+    def _checkpoint(self) -> None:
+        if self._dirty:
+            before = self.state.safe
+            self.journal.save(self._journal_state())
+            self._dirty = False
+            if self.state.safe != before:
+                self.on_progress()
+
+    def _gauges(self) -> None:
+        rows = sum(len(t.lines) + sum(len(b.lines) for b in t.sealed) for t in self.tables.values())
+        self.metrics.queued_items = rows
+        self.metrics.queued_bytes = self._buffered_bytes()
+        self.metrics.spool_bytes = self.spool.log.size_bytes
+        self.metrics.sinks[self.sink.name] = {
+            "cursor_lag_bytes": max(self.spool.end - self.state.safe, 0),
+            "circuit": self.breaker.state.value,
+            "circuit_trips": self.breaker.trips,
+        }

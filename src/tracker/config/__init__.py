@@ -19,6 +19,7 @@ from tracker.config.loader import load_settings
 from tracker.config.model import (
     DEFAULT_DATABASE,
     IMPLEMENTED_SERVICES,
+    BatchPolicyConfig,
     FilterEntry,
     FilterQuery,
     PruneField,
@@ -33,6 +34,7 @@ __all__ = [
     "DEFAULT_DATABASE",
     "IMPLEMENTED_SERVICES",
     "SETTINGS_TABLE",
+    "BatchPolicyConfig",
     "ConfigError",
     "FilterEntry",
     "FilterQuery",

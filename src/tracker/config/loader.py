@@ -28,6 +28,7 @@ from tracker.config.table import SAME, SETTINGS_TABLE, SettingSpec, specs
 from tracker.config.values import (
     INT64_MAX,
     INT64_MIN,
+    SPOOL_MODES,
     UINT64_MAX,
     ConfigError,
     Secret,
@@ -39,6 +40,7 @@ from tracker.config.values import (
     parse_int64_list,
     parse_network_list,
     parse_path,
+    parse_policies,
     parse_port,
     parse_regex,
     parse_secret,
@@ -285,6 +287,7 @@ _SCALARS: dict[str, Callable[[SettingSpec, object, Where], object]] = {
     "strings": lambda spec, raw, where: parse_str_list(raw, where),
     "networks": lambda spec, raw, where: parse_network_list(raw, where),
     "int64s": lambda spec, raw, where: parse_int64_list(raw, where),
+    "policies": lambda spec, raw, where: parse_policies(raw, where),
 }
 
 
@@ -331,6 +334,8 @@ def _apply_facebook(notify: tuple[Service, ...], pixel: str, token: str) -> tupl
 
 def _check(settings: Settings, warnings: list[str]) -> None:
     """Checks across keys: errors for what cannot work, warnings for what is probably a mistake."""
+    if settings.spool_mode not in SPOOL_MODES:
+        Where("SpoolMode").fail(settings.spool_mode, "durable or memory")
     if settings.use_local_tls:
         for key, value in (("TLSCert", settings.tls_cert), ("TLSKey", settings.tls_key)):
             if not value:
@@ -380,5 +385,8 @@ def _check(settings: Settings, warnings: list[str]) -> None:
                     f"'{settings.data_dir / 'clickhouse'}'. Set ClickHouseUrl "
                     "(e.g. http://host:8123) to write to that server"
                 )
-    if not any(service.implemented and not service.skip for service in settings.notify):
-        warnings.append("No Notify service is enabled: events are accepted but stored nowhere")
+    if not any(service.service == "clickhouse" and not service.skip for service in settings.notify):
+        warnings.append(
+            "No clickhouse Notify entry is enabled: events are still stored in ClickHouse "
+            "(embedded under DataDir, or ClickHouseUrl), with the default batching"
+        )

@@ -96,6 +96,19 @@ class Service:
 
 
 @dataclass(frozen=True)
+class BatchPolicyConfig:
+    """One table's entry of `BatchPolicies`; None leaves the built-in default."""
+
+    strategy: str | None = None
+    max_batch_size: int | None = None
+    max_batch_time: float | None = None
+    max_memory_mb: float | None = None
+    retries: int | None = None
+    min_batch_size: int | None = None
+    target_latency_ms: float | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every config.json key of http-api.md §5.1, plus this tracker's own (Host, Port, DataDir, …)."""
 
@@ -103,7 +116,7 @@ class Settings:
     domains: tuple[str, ...] = ("localhost",)
     static_directory: str = ""
     temp_directory: str = ""
-    use_geoip: bool = False
+    use_geoip: bool = True  # with no config file; a config file without the key gives False
     geoip_version: int = 0
     ipv4_geoip_zip: str = ""
     ipv6_geoip_zip: str = ""
@@ -172,10 +185,20 @@ class Settings:
     port: int = 8080
     data_dir: Path = Path("data")
     clickhouse_url: str | None = field(default=None, repr=False)  # may hold a password
+    clickhouse_cluster: str = ""
     trusted_proxies: tuple[str, ...] = ()
+    redirect_allow_hosts: tuple[str, ...] = ()
     ip_hash_secret: Secret | None = None
+    cflags_analytics: int = 0  # consent bits an event needs to be stored; 0 asks none
     max_body_bytes: int = 1_048_576
     shutdown_timeout_seconds: float = 10.0
+    geoip_default: bool = True
+    parse_user_agents: bool = True
+    spool_mode: str = "durable"
+    spool_max_bytes: int = 2**30
+    circuit_breaker_failures: int = 5
+    circuit_breaker_reset_seconds: float = 30.0
+    batch_policies: tuple[tuple[str, BatchPolicyConfig], ...] = ()
 
     @property
     def database(self) -> str:

@@ -6,7 +6,9 @@ append them to the spool, answer. Nothing else; no framework objects on this pat
 
 from __future__ import annotations
 
+import logging
 import time
+import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +27,14 @@ from tracker.http.responses import (
 )
 from tracker.normalise import client, values
 from tracker.normalise.event import Event, Origin, normalise, now_ms
+from tracker.normalise.ids import uuid_text
 from tracker.normalise.ja4h import cookie_names, ja4h
 from tracker.plan.event_rows import Record, plan_event
 
 if TYPE_CHECKING:
     from tracker.app import Runtime
+
+log = logging.getLogger(__name__)
 
 RECORDING_METHODS = frozenset({"GET", "POST", "PUT"})
 
@@ -48,6 +53,12 @@ ROUTES = {
     "img": Route("img", is_server=False, captures_agent=True, preflight=False),
     "str": Route("str", is_server=True, captures_agent=False, preflight=True),
 }
+
+
+def log_unexpected(route: str, exc: Exception) -> None:
+    """Log where an unexpected error happened, without its message (it may quote the payload)."""
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("unexpected %s on /%s/:\n%s", type(exc).__name__, route, frames.rstrip())
 
 
 def drop_reason(exc: TrackerError) -> str:
@@ -85,23 +96,58 @@ class TrackingEndpoint:
     def events(
         self, req: Request, route: Route, bodies: list[dict[str, Any]] | None
     ) -> list[Event]:
-        origin = self.origin(req, route)
-        base = values.build(
+        return self.build_events(
+            self.base_values(req), bodies, self.origin(req, route), route.is_server
+        )
+
+    def base_values(self, req: Request, route_depth: int = 3) -> values.Values:
+        """V before any body: User header, cookies, path pairs after the route, query string."""
+        return values.build(
             user_header=req.headers.get("user"),
             cookies=req.cookies,
-            path_values=values.from_path(req.path, 3),
+            path_values=values.from_path(req.path, route_depth),
             query_values=values.from_query(req.query_pairs(), self.rt.ignore_query_key),
             body=None,
         )
+
+    def build_events(
+        self,
+        base: values.Values,
+        bodies: list[dict[str, Any]] | None,
+        origin: Origin,
+        is_server: bool,
+    ) -> list[Event]:
+        """One normalised event per body (one event when there is none); shared with /ws, /pub/, /api/."""
         events = []
         for body in bodies if bodies is not None else [None]:
             event_values = dict(base)
             if body:
                 values.merge(event_values, body)
             events.append(
-                normalise(event_values, origin, self.rt.normalise_ctx, is_server=route.is_server)
+                normalise(event_values, origin, self.rt.normalise_ctx, is_server=is_server)
             )
         return events
+
+    async def store(self, events: list[Event]) -> None:
+        """Plan the events' rows and append them to the spool; raises Unavailable when it is full."""
+        records: list[Record] = []
+        for event in events:
+            if not event.consented:
+                self.rt.metrics.drop("no_consent")
+            records.extend(plan_event(event))
+        if records:
+            await self.rt.spool.append(records)
+
+    def identity_cookies(self, req: Request, events: list[Event]) -> Headers:
+        """The vid and sid cookies of a client event (none for server events)."""
+        if not events or events[-1].is_server or not events[-1].consented:
+            return []
+        domain = client.cookie_domain(events[-1].host)
+        secure = req.scheme == "https"
+        return [
+            cookie("vid", uuid_text(events[-1].vid), domain, secure, persistent=True),
+            cookie("sid", uuid_text(events[-1].sid), domain, secure, persistent=False),
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, route_name: str) -> None:
         route = ROUTES[route_name]
@@ -129,22 +175,20 @@ class TrackingEndpoint:
             )
             bodies = parse_events(body, req.headers.get("content-type", ""))
             events = self.events(req, route, bodies)
-            records: list[Record] = []
-            for event in events:
-                records.extend(plan_event(event))
-            if records:
-                await self.rt.spool.append(records)
+            await self.store(events)
         except TrackerError as exc:
             self.rt.metrics.drop(drop_reason(exc))
             await respond_error(send, exc, cors)
             return
+        except Exception as exc:  # a bug of ours: answer in the JSON shape, keep serving
+            log_unexpected(route.name, exc)
+            self.rt.metrics.drop("invalid")
+            await respond_error(
+                send, TrackerError("Internal error; the event was not recorded."), cors
+            )
+            return
         self.rt.metrics.record_event(len(events), time.perf_counter_ns() - started)
-        headers = list(cors)
-        if not route.is_server and events:
-            domain = client.cookie_domain(events[-1].host)
-            secure = req.scheme == "https"
-            headers.append(cookie("vid", str(events[-1].vid), domain, secure, persistent=True))
-            headers.append(cookie("sid", str(events[-1].sid), domain, secure, persistent=False))
+        headers = [*cors, *self.identity_cookies(req, events)]
         await self.answer(send, route, headers, events)
 
     async def answer(

@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, unquote
 
 import orjson
 
-from tracker.errors import InvalidEvent, InvalidJson, PayloadTooLarge
+from tracker.errors import BadRequest, InvalidEvent, InvalidJson, PayloadTooLarge
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -91,8 +91,8 @@ async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> by
     size = 0
     while True:
         message = await receive()
-        if message["type"] == "http.disconnect":
-            break
+        if message["type"] == "http.disconnect":  # a cut-off body must not become an event
+            raise BadRequest("The client disconnected before the body was complete.")
         chunk = message.get("body", b"")
         if chunk:
             size += len(chunk)
@@ -112,15 +112,17 @@ def parse_events(body: bytes, content_type: str) -> list[dict[str, Any]] | None:
     """
     if not body or body.isspace():
         return None
-    if content_type.startswith("application/x-www-form-urlencoded") and body.lstrip()[:1] not in (
-        b"{",
-        b"[",
-    ):
+    form = content_type.lower().startswith("application/x-www-form-urlencoded")
+    if form and body.lstrip()[:1] not in (b"{", b"["):
         # curl -d sends JSON as a form unless told otherwise; JSON-looking bodies are read as JSON
         try:
-            return [dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))]
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
         except UnicodeDecodeError as exc:
             raise InvalidEvent("The form body is not UTF-8.") from exc
+        fields: dict[str, Any] = {}
+        for key, value in pairs:  # the first value of a repeated key wins, as in a query string
+            fields.setdefault(key, value)
+        return [fields]
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

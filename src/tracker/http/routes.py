@@ -1,4 +1,5 @@
-"""The non-hot routes, on Starlette: health, metrics, ping, status, clear, and the JSON 404."""
+"""The non-hot routes, on Starlette: health, metrics, ping, status, clear, LTV, the privacy and
+redirect APIs, and the short-link catch-all (whose miss is the JSON 404)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tracker.http.responses import error_body
+from tracker.http import forget, ltv, privacy, redirects
+from tracker.http.api import ALL_METHODS
+from tracker.http.shortlinks import ShortLinks
 from tracker.metrics import prometheus_text
 from tracker.normalise import client
 
@@ -43,7 +46,7 @@ def build_routes(rt: Runtime) -> Starlette:
             "ok": healthy,
             "status": "healthy" if healthy else "unhealthy",
             "storage": rt.sink.name,
-            "queued_rows": rt.writer.queued,
+            "queued_rows": rt.metrics.queued_items,
         }
         return OrjsonResponse(body, status_code=200 if healthy else 503, headers=cors(request))
 
@@ -67,12 +70,7 @@ def build_routes(rt: Runtime) -> Starlette:
             b"OK", media_type="text/plain", headers={**cors(request), "Clear-Site-Data": '"*"'}
         )
 
-    async def not_found(request: Request) -> Response:
-        return Response(
-            error_body(404, f"Nothing at {request.url.path}."),
-            status_code=404,
-            media_type="application/json",
-        )
+    links = ShortLinks(rt)  # shared: the admin API primes the cache the catch-all reads
 
     routes = [
         Route("/health", health),
@@ -80,10 +78,11 @@ def build_routes(rt: Runtime) -> Starlette:
         Route("/ping", ping),
         Route("/status", status),
         Route("/clear", clear),
-        Route(
-            "/{rest:path}",
-            not_found,
-            methods=["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"],
-        ),
+        *ltv.routes(rt),
+        *forget.routes(rt),  # before the other /ppi/ actions, which end in a catch-all
+        *privacy.routes(rt),
+        *redirects.routes(rt, links),
+        # Everything else is a short link (http-api.md §1.11); a miss is the JSON 404.
+        Route("/{rest:path}", links.endpoint, methods=ALL_METHODS),
     ]
     return Starlette(routes=routes)

@@ -47,6 +47,6 @@ def parse_cflags(value: object) -> int | None:
     if isinstance(value, str):
         s = value.strip()
         digits = s[1:] if s[:1] in ("+", "-") else s
-        if digits and digits.isascii() and digits.isdigit():
+        if digits and len(digits) <= 19 and digits.isascii() and digits.isdigit():
             return _in_int64(int(s))
     return None

@@ -18,8 +18,11 @@ import orjson
 
 from tracker.errors import InvalidEvent
 from tracker.normalise import geo, hashing, params, urls
-from tracker.normalise.consent import parse_cflags
-from tracker.normalise.ids import ZERO_UUID, new_id, parse_uuid
+from tracker.normalise.agent import UNKNOWN, AgentParser
+from tracker.normalise.consent import has_all, parse_cflags
+from tracker.normalise.geoip import GeoIP
+from tracker.normalise.geoip.locate import locate
+from tracker.normalise.ids import ZERO_UUID, new_id, parse_uuid, uuid_text
 from tracker.normalise.values import Values
 
 # String fields the Go tracker meant to trim and lowercase (its helper was a no-op, §9 item 7).
@@ -32,7 +35,7 @@ IDENTIFIER_FIELDS = (
 SCALAR_FIELDS = frozenset(IDENTIFIER_FIELDS) - {"content"} | {
     "eid", "vid", "sid", "uid", "oid", "tid", "rid", "auth_id", "invoice_id",
     "url", "last", "score", "duration", "ver", "cflags", "country", "region", "city", "zip",
-    "tz", "email", "cell", "uname", "ehash", "chash", "uhash", "acct", "outcome",
+    "tz", "email", "cell", "uname", "ehash", "chash", "uhash", "acct", "outcome", "browser",
 }  # fmt: skip
 
 
@@ -58,6 +61,10 @@ class NormaliseContext:
     prefix_private_hash: str = ""
     account_hash_mixer: str = ""
     remove_ip: bool = False
+    geoip: GeoIP | None = None  # None: GeoIP is off
+    use_region_descriptions: bool = False
+    agents: AgentParser | None = None  # None: no parsing; `browser` is the lowercased agent (Go)
+    cflags_analytics: int = 0  # CFlagsAnalytics: bits an event needs to be stored; 0 asks none
 
 
 @dataclass(slots=True)
@@ -94,6 +101,7 @@ class Event:
     lat: float = 0.0
     lon: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    consented: bool = True  # False: no analytics consent; nothing is stored (consent_policy)
 
 
 def check_types(values: Values) -> None:
@@ -103,6 +111,10 @@ def check_types(values: Values) -> None:
             raise InvalidEvent(
                 f"Field '{key}' must be a string or number, not a JSON {_kind(values[key])}."
             )
+    # `content` may be a tag list (visitor_interests) but never an object: that would be stored
+    # as its Python repr in events.content.
+    if isinstance(values.get("content"), dict):
+        raise InvalidEvent("Field 'content' must be a string or a list of tags, not a JSON object.")
 
 
 def _kind(value: object) -> str:
@@ -189,10 +201,15 @@ def normalise(
     sid = parse_uuid(v.get("sid"))
     if sid is None:
         sid = vid if new_visitor and "sid" not in v else make_id()
-    v["eid"], v["vid"], v["sid"] = str(eid), str(vid), str(sid)
+    v["eid"], v["vid"], v["sid"] = uuid_text(eid), uuid_text(vid), uuid_text(sid)
 
-    # 6. Consent is read before any enrichment so later steps can honour it.
-    cflags = parse_cflags(v.get("cflags")) or 0
+    # 6. Consent is read before any enrichment so later steps can honour it. Without the
+    #    CFlagsAnalytics bits the event stops here: no URL, GeoIP, agent or hash work is done
+    #    for it, and the write plan stores nothing (tracker.normalise.consent_policy).
+    given_cflags = parse_cflags(v.get("cflags"))
+    cflags = given_cflags or 0
+    if not has_all(given_cflags, ctx.cflags_analytics):
+        return _refused(eid, vid, sid, new_visitor, is_server, origin, cflags)
 
     # 7. URLs: the payload's url, else the request URI unless it is one of our own routes.
     url = v.get("url")
@@ -202,15 +219,18 @@ def normalise(
     last = v.get("last")
     last_text = ctx.url_filter.apply(_text(last)) if last is not None else None
 
-    # 8. Location: time zone, then the client's own country/region/city win (GeoIP comes later).
-    country = geo.country_for_tz(v.get("tz")) or ""
-    if v.get("country") is not None:
-        country = _text(v["country"]).strip()
-    country = country.upper()
-    region = _text(v.get("region", "")).strip().lower()
-    city = _text(v.get("city", "")).strip().lower()
-    zip_code = _text(v.get("zip", "")).strip()
-    lat, lon = _number(v.get("lat")), _number(v.get("lon"))
+    # 8. Location, after consent (step 6) and before the raw values are dropped: the client's own
+    #    values win, then its time zone's country, then GeoIP fills what is missing (§2.8).
+    place = locate(
+        v, origin.ip, geo.country_for_tz(v.get("tz")), ctx.geoip, ctx.use_region_descriptions
+    )
+
+    # 8b. User agent: browser, os and device where the client sent none, and the bot flag. After
+    #     step 3, so the client's os/device are already cleaned; server routes capture no agent.
+    agent = ctx.agents.parse(origin.user_agent) if ctx.agents is not None else UNKNOWN
+    browser = _text(v.get("browser", "")).strip().lower()
+    if not browser:
+        browser = agent.browser if ctx.agents is not None else origin.user_agent.strip().lower()
 
     # 9. Personal identifiers are hashed and the clear values dropped before anything is stored.
     hashes: dict[str, str | None] = {}
@@ -226,6 +246,13 @@ def normalise(
 
     # 10. params last: it is built from the cleaned map, so it matches what the columns hold.
     event_params = params.build_params(v, v.get("params"))
+    # Parsed values go to the columns only (params holds what the client sent), and the bot flag,
+    # which has no column in the Go schema, goes to params only when set.
+    for key, parsed in (("os", agent.os), ("device", agent.device)):
+        if parsed and not v.get(key):
+            v[key] = parsed
+    if agent.is_bot:
+        event_params["bot"] = True
 
     ip = origin.ip
     return Event(
@@ -245,20 +272,32 @@ def normalise(
         host=origin.host,
         hhash=hashing.hhash(origin.host),
         bhash=hashing.bhash(origin.user_agent),
-        browser=origin.user_agent.strip().lower(),
+        browser=browser,
         culture=origin.culture,
         ja4h=origin.ja4h,
         cflags=cflags,
         ehash=hashes["ehash"],
         chash=hashes["chash"],
         uhash=hashes["uhash"],
-        country=country,
-        region=region,
-        city=city,
-        zip=zip_code,
-        lat=lat,
-        lon=lon,
+        country=place.country,
+        region=place.region,
+        city=place.city,
+        zip=place.zip,
+        lat=place.lat,
+        lon=place.lon,
     )
+
+
+def _refused(
+    eid: UUID, vid: UUID, sid: UUID, new_visitor: bool, is_server: bool, origin: Origin, cflags: int
+) -> Event:
+    """The event of a visitor without analytics consent: ids only, nothing derived or kept."""
+    return Event(
+        eid=eid, vid=vid, sid=sid, new_visitor=new_visitor, is_server=is_server,
+        created_at=origin.now, values={}, params={}, targets={}, url=None, last=None, ip="",
+        iphash="", host="", hhash="", bhash="", browser="", culture="", ja4h="", cflags=cflags,
+        consented=False,
+    )  # fmt: skip
 
 
 def now_ms() -> datetime:

@@ -18,7 +18,7 @@ import time
 import uuid
 from functools import lru_cache
 
-__all__ = ["ZERO_UUID", "new_id", "parse_uuid"]
+__all__ = ["ZERO_UUID", "new_id", "parse_uuid", "uuid_text"]
 
 ZERO_UUID = uuid.UUID(int=0)
 
@@ -34,6 +34,13 @@ def parse_uuid(value: object) -> uuid.UUID | None:
     if not isinstance(value, str) or not value:
         return None
     return _parse_text(value)
+
+
+@lru_cache(maxsize=4096)
+def uuid_text(value: uuid.UUID) -> str:
+    """``str(value)``, memoised: an event's eid, vid and sid are rendered by `normalise` and
+    again by several rows of its write plan, and `UUID.__str__` is Python code."""
+    return str(value)
 
 
 @lru_cache(maxsize=4096)
@@ -74,11 +81,33 @@ _VERSION_7_AND_VARIANT = (0x7 << 76) | (0b10 << 62)
 _lock = threading.Lock()
 _last_ms = -1
 _last_counter = 0
+_RANDOM_POOL_BYTES = 4096
+_random_pool = b""  # os.urandom bytes not used yet: one getrandom call per ~400 ids, not per id
+_random_used = 0
+
+
+def _random_int(size: int) -> int:
+    """``size`` bytes from the operating system's CSPRNG as an int; the caller holds ``_lock``."""
+    global _random_pool, _random_used
+    if _random_used + size > len(_random_pool):
+        _random_pool, _random_used = os.urandom(_RANDOM_POOL_BYTES), 0
+    start = _random_used
+    _random_used += size
+    return int.from_bytes(_random_pool[start : start + size], "big")
+
+
+def _forget_random_pool() -> None:
+    """A forked child must not hand out the random bytes its parent also uses."""
+    global _random_pool, _random_used
+    _random_pool, _random_used = b"", 0
+
+
+os.register_at_fork(after_in_child=_forget_random_pool)
 
 
 def _reseeded() -> tuple[int, int]:
     """A fresh random (counter, tail) pair: 41-bit counter (top bit clear), 32-bit tail."""
-    rand = int.from_bytes(os.urandom(10), "big")
+    rand = _random_int(10)
     return (rand >> 32) & _COUNTER_SEED_MASK, rand & 0xFFFFFFFF
 
 
@@ -97,7 +126,7 @@ def new_id() -> uuid.UUID:
                 ms += 1
                 counter, tail = _reseeded()
             else:
-                tail = int.from_bytes(os.urandom(4), "big")
+                tail = _random_int(4)
         _last_ms = ms
         _last_counter = counter
     value = (

@@ -52,7 +52,13 @@ def _http_version(version: str) -> str:
 
 
 def _sha12(parts: Iterable[str]) -> str:
-    return hashlib.sha256("".join(sorted(parts)).encode()).hexdigest()[:12]
+    return _sha12_text("".join(sorted(parts)))
+
+
+@lru_cache(maxsize=1024)
+def _sha12_text(text: str) -> str:
+    # Memoised: clients send the same header names and cookie names on every request.
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def ja4h(

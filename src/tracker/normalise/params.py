@@ -124,10 +124,10 @@ def _convert_string(raw: str, depth: int) -> object:
             ms = _parse_date(s)
             if ms is not None:
                 return ms
-        if _INT.fullmatch(s) is not None:
+        if len(s) <= 20 and _INT.fullmatch(s) is not None:  # longer cannot fit int64 anyway
             number = int(s)
             return number if _INT64_MIN <= number <= _INT64_MAX else s
-        if _FLOAT.fullmatch(s) is not None:
+        if len(s) <= 400 and _FLOAT.fullmatch(s) is not None:
             real = float(s)
             return real if math.isfinite(real) else s
         return s

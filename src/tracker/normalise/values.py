@@ -82,8 +82,10 @@ def from_path(path: str, route_depth: int) -> Values:
 
     ``route_depth`` is the number of leading segments that name the route (3 for ``/tr/v1/tr/``),
     so the Go tracker's junk pair ``v1 = "tr"`` is not produced. An odd trailing key is dropped.
+    Empty segments keep their place, as in Go: ``/ename//etyp/view`` gives ``ename=""`` and
+    ``etyp="view"``, not ``ename="etyp"``.
     """
-    segments = [s for s in path.split("/") if s][route_depth:]
+    segments = path.split("/")[1 + route_depth :]
     out: Values = {}
     for i in range(0, len(segments) - 1, 2):
         key = norm_key(segments[i])

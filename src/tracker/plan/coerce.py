@@ -10,9 +10,10 @@ left out, so the column takes its schema default. The output is what ``orjson`` 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import orjson
@@ -49,7 +50,14 @@ def to_string(value: Any) -> Any:
     return Missing
 
 
+# The text `str(UUID)` gives; such a value is already what the column takes, so it is kept as is
+# (most UUID values are: the ids `normalise` resolved), skipping a parse and a re-render.
+_CANONICAL_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def to_uuid(value: Any) -> Any:
+    if type(value) is str and len(value) == 36 and _CANONICAL_TEXT.fullmatch(value):
+        return value
     parsed = parse_uuid(value)
     return str(parsed) if parsed is not None else Missing
 
@@ -147,10 +155,13 @@ def parse_time(value: Any) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
+@lru_cache(maxsize=64)
 def format_time(moment: datetime) -> str:
-    """DateTime64(3) text in UTC (sessions run with session_timezone = UTC)."""
-    moment = moment.astimezone(UTC)
-    return f"{moment:%Y-%m-%d %H:%M:%S}.{moment.microsecond // 1000:03d}"
+    """DateTime64(3) text in UTC (sessions run with session_timezone = UTC).
+
+    Memoised: every row of an event carries the same ``created_at``; ``isoformat`` is ~10x
+    cheaper than ``strftime`` and gives the same text for the years we store (1970 onwards)."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "milliseconds")
 
 
 def to_datetime(value: Any) -> Any:
@@ -214,9 +225,17 @@ def coercer_for_type(type_text: str) -> Coercer:
     raise ValueError(f"no coercion for ClickHouse type {type_text!r}")
 
 
-@cache
+_COERCERS: dict[int, tuple[Table, dict[str, Coercer]]] = {}
+
+
 def coercers(table: Table) -> dict[str, Coercer]:
-    return {column.name: coercer_for_type(column.type) for column in table.insertable()}
+    """The coercer of each insertable column, cached by identity: a cache keyed by the table
+    itself would hash the frozen `Table` and all of its columns on every row (~10 µs each)."""
+    entry = _COERCERS.get(id(table))
+    if entry is None or entry[0] is not table:
+        built = {column.name: coercer_for_type(column.type) for column in table.insertable()}
+        entry = _COERCERS[id(table)] = (table, built)
+    return entry[1]
 
 
 def coerce_row(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,8 +16,9 @@ from typing import Any
 
 import orjson
 
+from tracker.errors import InvalidEvent
 from tracker.normalise.event import Event
-from tracker.normalise.ids import new_id, parse_uuid
+from tracker.normalise.ids import new_id, parse_uuid, uuid_text
 from tracker.plan.coerce import coerce_row, format_time
 from tracker.schema.tables import TABLES
 
@@ -32,7 +33,10 @@ EVENT_COPIED = (
 
 
 def record(table: str, values: dict[str, Any]) -> Record:
-    return table, orjson.dumps(coerce_row(TABLES[table], values))
+    try:
+        return table, orjson.dumps(coerce_row(TABLES[table], values))
+    except orjson.JSONEncodeError as exc:  # nested deeper than JSON encoding allows
+        raise InvalidEvent(f"The event cannot be stored in table '{table}': {exc}.") from exc
 
 
 def events_row(event: Event) -> dict[str, Any]:
@@ -42,9 +46,9 @@ def events_row(event: Event) -> dict[str, Any]:
     if isinstance(content, str):
         row["content"] = content
     row.update(
-        eid=str(event.eid),
-        vid=str(event.vid),
-        sid=str(event.sid),
+        eid=uuid_text(event.eid),
+        vid=uuid_text(event.vid),
+        sid=uuid_text(event.sid),
         device_id=v.get("did"),
         cflags=event.cflags,
         created_at=event.created_at,
@@ -97,7 +101,7 @@ def interests_row(event: Event) -> dict[str, Any] | None:
         return None
     interests = audience + content
     return {
-        "vid": str(event.vid),
+        "vid": uuid_text(event.vid),
         "uid": v.get("uid"),
         "oid": str(oid),
         "org": v.get("org"),
@@ -133,7 +137,7 @@ def messaging_records(event: Event) -> list[Record]:
         return []
     base = {
         **v,
-        "vid": str(event.vid),
+        "vid": uuid_text(event.vid),
         "created_at": event.created_at,
         "updated_at": event.created_at,
     }
@@ -171,7 +175,7 @@ def client_records(event: Event) -> list[Record]:
     """Rows only client events write (storage.md §1.4), minus those the views feed."""
     v = event.values
     day = event.created_at.date().isoformat()
-    people = {"hhash": event.hhash, "vid": str(event.vid), "sid": str(event.sid)}
+    people = {"hhash": event.hhash, "vid": uuid_text(event.vid), "sid": uuid_text(event.sid)}
     records = [record("dailies", {"ip": event.ip or event.iphash, "day": day, "total": 1})]
     if event.new_visitor:
         records.append(record("counters", {"id": "vids_created", "total": 1, "date": day}))
@@ -213,6 +217,8 @@ def client_records(event: Event) -> list[Record]:
 
 
 def plan_event(event: Event) -> list[Record]:
+    if not event.consented:  # no analytics consent: nothing about the event is stored
+        return []
     records = [record("events", events_row(event))]
     interests = interests_row(event)
     if interests is not None:

@@ -71,7 +71,7 @@ PAYMENTS = Table(
     ),
     engine="ReplacingMergeTree",
     engine_args=("updated_at",),
-    partition_by="(toYYYYMM(created_at), oid)",
+    partition_by="toYYYYMM(created_at)",  # Go: (month, oid)
     order_by="(oid, org, id)",
     projections=(offset_projection("invid_proj", "invid"),),
     settings=(REBUILD_PROJECTIONS,),

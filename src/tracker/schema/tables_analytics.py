@@ -93,7 +93,7 @@ EVENTS = Table(
         I64("vp_h"),
     ),
     engine="MergeTree",
-    partition_by=f"(oid, {MONTHLY_BY_CREATED})",
+    partition_by=MONTHLY_BY_CREATED,  # Go: (oid, month); see docs/differences.md
     order_by="(created_at, eid)",
     projections=(
         offset_projection("tid_proj", "tid"),
@@ -102,7 +102,6 @@ EVENTS = Table(
     ),
     settings=(
         ("index_granularity", "8192"),
-        ("min_bytes_for_wide_part", "0"),
         ("deduplicate_merge_projection_mode", "'rebuild'"),
         ("parts_to_delay_insert", "30000"),
         ("parts_to_throw_insert", "50000"),
@@ -254,7 +253,7 @@ VISITOR_INTERESTS = Table(
     ),
     engine="ReplacingMergeTree",
     engine_args=("updated_at",),
-    partition_by=f"(oid, {MONTHLY_BY_CREATED})",
+    partition_by=MONTHLY_BY_CREATED,  # Go: (oid, month); see docs/differences.md
     order_by="(oid, org, vid, uid)",
 )
 

@@ -26,7 +26,9 @@ from tracker.schema.columns import (
 )
 from tracker.schema.model import Table
 
-BY_ORG_AND_MONTH = "(oid, toYYYYMM(created_at))"
+# Go partitioned these by (oid, month): one part per org per insert. Monthly partitions keep an
+# insert that spans many orgs to one part (docs/differences.md).
+BY_ORG_AND_MONTH = "toYYYYMM(created_at)"
 
 MTHREADS = Table(
     name="mthreads",
@@ -276,7 +278,7 @@ IMPRESSION_DAILY = Table(
     ),
     engine="ReplacingMergeTree",
     engine_args=("updated_at",),
-    partition_by="(oid, toYYYYMM(day))",
+    partition_by="toYYYYMM(day)",  # Go: (oid, month)
     order_by="(oid, org, tid, day, variant_id)",
 )
 
@@ -314,7 +316,6 @@ REDIRECT_HISTORY = Table(
     ),
     engine="ReplacingMergeTree",
     engine_args=("updated_at",),
-    partition_by="oid",
     order_by="(urlfrom, updated_at)",
 )
 

@@ -6,7 +6,7 @@ batch writer's); ``query`` may be called from other threads and must be safe for
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 
@@ -25,8 +25,14 @@ class Sink(Protocol):
         Raises SinkRejected for bad data (never retried) and SinkUnreachable otherwise.
         """
 
-    def query(self, sql: str, fmt: str = "JSONEachRow") -> bytes:
-        """Run a read query and return the output in ClickHouse format ``fmt``."""
+    def query(
+        self, sql: str, fmt: str = "JSONEachRow", params: Mapping[str, object] | None = None
+    ) -> bytes:
+        """Run a query and return its output in ClickHouse format ``fmt``.
+
+        ``params`` fill ClickHouse query parameters (``{name:Type}`` in ``sql``); never format
+        request values into SQL text.
+        """
 
     def close(self) -> None:
         """Release the store; idempotent."""

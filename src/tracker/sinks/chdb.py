@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from tracker.schema.render import Topology, render
 
 # ClickHouse error codes that mean "this data is wrong": retrying the same rows cannot succeed.
 BAD_DATA_CODES = frozenset(
-    {6, 26, 27, 32, 38, 41, 43, 44, 47, 53, 62, 69, 70, 72, 76, 117, 130, 131, 190, 252}
+    {6, 26, 27, 32, 38, 41, 43, 44, 47, 53, 62, 69, 70, 72, 76, 117, 130, 131, 190, 252, 376}
 )
 CODE_RE = re.compile(r"Code: (\d+)")
 
@@ -88,21 +88,29 @@ class ChdbSink:
         return True
 
     def write(self, table: str, lines: Sequence[bytes], token: str | None = None) -> None:
-        settings = "deduplicate_blocks_in_dependent_materialized_views = 1"
+        # A batch may span any number of partitions (events: one per oid and month), and a
+        # JSON object with both "a.b" and "a": {"b"} keeps the first path instead of failing.
+        settings = (
+            "deduplicate_blocks_in_dependent_materialized_views = 1, "
+            "max_partitions_per_insert_block = 0, type_json_skip_duplicated_paths = 1"
+        )
         if token:
             settings += f", insert_deduplication_token = '{token}'"
-        sql = f"INSERT INTO {self.database}.{table} SETTINGS {settings}"
+        sql = f"INSERT INTO {self.database}.{table} SETTINGS {settings} FORMAT JSONEachRow\n"
         try:
-            inserter = self._session().send_insert(sql, "JSONEachRow")
-            inserter.append(b"\n".join(lines))
-            inserter.finish()
+            # A plain query, not send_insert(): chDB 4.4's streaming insert swallows errors
+            # raised while writing parts (e.g. too many partitions, a failing materialized
+            # view) and reports the rows as written although none were stored.
+            self._session().query(sql.encode() + b"\n".join(lines))
         except Exception as exc:
             raise translate(exc, f"insert into {table}") from exc
 
-    def query(self, sql: str, fmt: str = "JSONEachRow") -> bytes:
+    def query(
+        self, sql: str, fmt: str = "JSONEachRow", params: Mapping[str, object] | None = None
+    ) -> bytes:
         session = self._session()
         try:
-            result = session.query(sql, fmt)
+            result = session.query(sql, fmt, params=dict(params) if params else None)
         except Exception as exc:
             raise translate(exc, "query") from exc
         data: bytes = result.bytes()

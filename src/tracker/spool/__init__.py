@@ -1,26 +1,101 @@
-"""Where accepted records wait before the batch writer takes them.
+"""Where accepted records wait before the sinks take them (DESIGN.md decision 4).
 
-`Spool.append` returns once the records are as safe as the configured mode promises; only then is
-the request acknowledged. `MemorySpool` hands them straight to the writer (the Go tracker's
-fire-and-forget); the durable, fsync'd log replaces it behind the same method.
+`Spool.append` returns once the records are as safe as ``SpoolMode`` promises; only then is the
+request acknowledged:
+
+* ``durable`` (default): the entry is on disk (fsync'd, group commit) in the segmented log;
+* ``memory``: the entry is in memory only, as in the Go tracker (lost on a crash).
+
+Each sink reads the log from its own cursor (`tracker.batch.writer`), so a slow or failed sink never
+blocks another; the space before the slowest cursor is released. When the log holds ``max_bytes``,
+new events get 503 with Retry-After: nothing already accepted is ever dropped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import collections
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from tracker.batch.writer import BatchWriter
+from tracker.errors import Unavailable
 from tracker.plan.event_rows import Record
+from tracker.spool.log import Entry, Log
+
+SPOOL_FULL_RETRY_AFTER = 5
+
+
+def encode(records: Sequence[Record]) -> bytes:
+    return b"\n".join(table.encode() + b"\t" + line for table, line in records)
+
+
+def decode(payload: bytes) -> list[Record]:
+    records: list[Record] = []
+    for item in payload.split(b"\n"):
+        table, _, line = item.partition(b"\t")
+        records.append((table.decode(), line))
+    return records
 
 
 class Spool(Protocol):
     async def append(self, records: Sequence[Record]) -> None: ...
 
 
-class MemorySpool:
-    def __init__(self, writer: BatchWriter) -> None:
-        self.writer = writer
+class LogSpool:
+    """The spool over a `Log`; readers subscribe to hear when new entries are durable."""
+
+    def __init__(self, log: Log, *, max_bytes: int, durable: bool) -> None:
+        self.log = log
+        self.max_bytes = max_bytes
+        self.durable = durable
+        self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._listeners: list[Callable[[int], None]] = []
+        log.on_durable = self._on_durable
+
+    def subscribe(self, listener: Callable[[int], None]) -> None:
+        self._listeners.append(listener)
+
+    @property
+    def end(self) -> int:
+        return self.log.durable_end
+
+    def read(self, offset: int, max_bytes: int) -> list[Entry]:
+        return self.log.read(offset, max_bytes)
+
+    def release(self, offset: int) -> None:
+        self.log.release(offset)
 
     async def append(self, records: Sequence[Record]) -> None:
-        self.writer.submit(records)
+        if self.log.size_bytes >= self.max_bytes:
+            raise Unavailable(
+                "The tracker's spool is full; retry later.", retry_after=SPOOL_FULL_RETRY_AFTER
+            )
+        end = self.log.append(encode(records))
+        if not self.durable or self.log.durable_end >= end:
+            return
+        self._loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._waiters.append((end, future))
+        await future
+
+    def _on_durable(self, end: int) -> None:
+        """Called by the log (fsync thread, or inline in memory mode) when ``end`` is durable."""
+        for listener in self._listeners:
+            listener(end)
+        if self._loop is not None and self._waiters:
+            self._loop.call_soon_threadsafe(self._resolve, end)
+
+    def _resolve(self, end: int) -> None:
+        waiters = self._waiters
+        while waiters and waiters[0][0] <= end:
+            _, future = waiters.popleft()
+            if not future.done():
+                future.set_result(None)
+
+    def close(self) -> None:
+        self.log.close()
+        while self._waiters:
+            _, future = self._waiters.popleft()
+            if not future.done():
+                future.set_exception(Unavailable("The tracker is shutting down."))

@@ -1,0 +1,251 @@
+"""Limits of the HTTP server: the connection slots, the `/api/` daily limit, header size and timeouts.
+
+* `Slots` is the Go tracker's `MaximumConnections` semaphore (http-api.md §1.1.1): a request on a
+  slot-taking route takes a slot without waiting or gets 503 with `Retry-After: 1`. 0 means
+  unlimited, and a slot is given back on every exit path (§9 item 12).
+* `DailyLimit` is `ProxyDailyLimit` (§4.1) as the spec recommends: it counts the proxied requests
+  themselves, per client IP and UTC day, in memory on this node, so a new IP starts at 0 (§9 item 24).
+* `server_options` maps the listener settings (§4.5) onto uvicorn. uvicorn's httptools protocol has
+  no header-size limit and no read timeouts, so `LimitedHttpTools` adds `MaxHeaderBytes` (431) and
+  `ReadHeaderTimeoutSeconds` / `ReadTimeoutSeconds` (408, or the connection is closed once the
+  response has started). `IdleTimeoutSeconds` is uvicorn's keep-alive timeout. uvicorn has no
+  write timeout, so `WriteTimeoutSeconds` is not enforced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from tracker.config import Settings
+from tracker.errors import Unavailable
+from tracker.http.request import Scope, Send
+from tracker.http.responses import Cors, error_body, respond_error
+
+log = logging.getLogger(__name__)
+
+DAY_SECONDS = 86_400
+DAILY_LIMIT_MAX_IPS = 200_000  # ~30 MB of counters; beyond it new IPs pass uncounted (logged)
+NO_SLOT_PATHS = frozenset({"/status", "/ping", "/clear", "/health", "/metrics"})
+UVICORN_KEEP_ALIVE = 5  # uvicorn's default, used when neither IdleTimeout nor ReadTimeout is set
+
+
+class Slots:
+    """Requests in flight, capped at `maximum` (0: uncapped); `metrics.connections` mirrors the count."""
+
+    def __init__(self, maximum: int, on_change: Callable[[int], None]) -> None:
+        self.maximum = maximum
+        self.in_use = 0
+        self.on_change = on_change
+
+    def take(self) -> bool:
+        if self.maximum and self.in_use >= self.maximum:
+            return False
+        self.in_use += 1
+        self.on_change(self.in_use)
+        return True
+
+    def release(self) -> None:
+        self.in_use -= 1
+        self.on_change(self.in_use)
+
+
+def takes_slot(path: str, method: str, ws_path: str, proxied_options: bool) -> bool:
+    """Whether a request takes a slot: not health, status, ping, clear, ws or a CORS preflight."""
+    if path in NO_SLOT_PATHS or path == ws_path:
+        return False
+    if method == "OPTIONS":
+        return proxied_options and path.startswith("/api/")
+    return True
+
+
+class DailyLimit:
+    """At most `limit` requests per client IP per UTC day; `take` counts one and says if it may pass."""
+
+    def __init__(
+        self, limit: int, max_ips: int = DAILY_LIMIT_MAX_IPS, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.limit = limit
+        self.max_ips = max_ips
+        self.clock = clock
+        self.day = -1
+        self.counts: dict[str, int] = {}
+        self.warned = False
+
+    def take(self, ip: str) -> int | None:
+        """None when the request may pass (and is counted); else seconds until the next UTC day."""
+        now = self.clock()
+        day = int(now // DAY_SECONDS)
+        if day != self.day:
+            self.day, self.counts, self.warned = day, {}, False
+        count = self.counts.get(ip)
+        if count is None and len(self.counts) >= self.max_ips:
+            if not self.warned:
+                log.warning(
+                    "ProxyDailyLimit: %d IPs counted today; new IPs pass uncounted", self.max_ips
+                )
+                self.warned = True
+            return None
+        count = count or 0
+        if count >= self.limit:
+            return max(math.ceil((day + 1) * DAY_SECONDS - now), 1)
+        self.counts[ip] = count + 1
+        return None
+
+
+class LimitedHttpTools(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a header-size limit and header and request read timeouts."""
+
+    max_header_bytes = 1_048_576
+    header_timeout: float | None = None
+    read_timeout: float | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_bytes = 0  # exact: request line and headers as parsed
+        self._raw_head = 0  # bytes received while the head is still incomplete
+        self._head_done = False
+        self._head_too_large = False
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+
+    def _start(self, name: str, seconds: float | None) -> None:
+        if seconds and name not in self._timers:
+            self._timers[name] = self.loop.call_later(seconds, self._expired, name)
+
+    def _cancel(self, *names: str) -> None:
+        for name in names:
+            timer = self._timers.pop(name, None)
+            if timer is not None:
+                timer.cancel()
+
+    def _expired(self, name: str) -> None:
+        self._timers.pop(name, None)
+        if self.transport.is_closing():
+            return
+        if self._head_done:
+            self.transport.close()  # mid-body: the handler sees a disconnect
+        else:
+            self._refuse(408, "The request was not received in time.")
+
+    def _refuse(self, status: int, message: str) -> None:
+        self._cancel("head", "read")
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.transport.close()  # a pipelined earlier response is still being written
+            return
+        body = error_body(status, message)
+        phrase = b"Request Header Fields Too Large" if status == 431 else b"Request Timeout"
+        self.transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+            b"connection: close\r\n\r\n%s" % (status, phrase, len(body), body)
+        )
+        self.transport.close()
+
+    def _count(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > self.max_header_bytes:
+            self._head_too_large = True
+            raise ValueError("request head over MaxHeaderBytes")  # httptools aborts the parse
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start("head", self.header_timeout)  # a client that connects and sends nothing
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel("head", "read")
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        in_head = not self._head_done
+        if in_head:
+            self._start("head", self.header_timeout)
+            self._start("read", self.read_timeout)
+        super().data_received(data)
+        if in_head and not self._head_done and not self.transport.is_closing():
+            self._raw_head += len(data)  # one huge header is buffered whole before on_header
+            if self._raw_head > self.max_header_bytes:
+                self._head_too_large = True
+                self._refuse(431, self._too_large_message())
+
+    def send_400_response(self, msg: str) -> None:
+        if self._head_too_large:
+            self._refuse(431, self._too_large_message())
+        else:
+            super().send_400_response(msg)
+
+    def _too_large_message(self) -> str:
+        return f"The request headers are over the limit of {self.max_header_bytes} bytes."
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes = self._raw_head = 0
+        self._head_done = self._head_too_large = False
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._head_done = True
+        self._cancel("head")
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._cancel("read")
+        super().on_message_complete()
+        self._head_done = False
+
+    def handle_websocket_upgrade(self) -> None:
+        self._cancel("head", "read")  # like Go, an upgraded connection has no deadlines
+        super().handle_websocket_upgrade()
+
+
+def http_protocol(settings: Settings) -> type[LimitedHttpTools]:
+    """`LimitedHttpTools` configured from the settings (0 means none, as in Go)."""
+    read = settings.read_timeout_seconds or None
+    header = settings.read_header_timeout_seconds or read
+
+    class Configured(LimitedHttpTools):
+        pass
+
+    Configured.max_header_bytes = settings.max_header_bytes or 1_048_576
+    Configured.header_timeout = header
+    Configured.read_timeout = read
+    return Configured
+
+
+def ws_max_size(limit: int) -> int:
+    """Largest WebSocket frame: an LZ4 frame of `limit` incompressible bytes is a little longer."""
+    return limit + limit // 255 + 64
+
+
+def server_options(settings: Settings, ws_limit: int) -> dict[str, Any]:
+    """uvicorn.Config keyword arguments for the limits and timeouts of http-api.md §4.5."""
+    return {
+        "http": http_protocol(settings),
+        "ws": "websockets-sansio",
+        "ws_max_size": ws_max_size(ws_limit),
+        "ws_per_message_deflate": False,  # as Go: clients compress with LZ4 themselves
+        # uvicorn would otherwise rewrite the client address from X-Forwarded-For for any
+        # request from 127.0.0.1; forwarding headers are judged by TrustedProxies alone.
+        "proxy_headers": False,
+        "timeout_keep_alive": settings.idle_timeout_seconds
+        or settings.read_timeout_seconds
+        or UVICORN_KEEP_ALIVE,
+    }
+
+
+async def refuse_busy(scope: Scope, send: Send, cors: Cors) -> None:
+    """503 with `Retry-After: 1` in the JSON error shape: no slot is free."""
+    origin = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"origin"), None)
+    exc = Unavailable("Maximum clients reached on this node.", retry_after=1)
+    await respond_error(send, exc, cors.headers(origin))

@@ -1,0 +1,188 @@
+"""Tracked redirects (``/rdr/``, ``/xrdr/``) and the short-link admin API (``/rpi/``).
+
+``/tr/v{N}/rdr/?url=…`` records a server event and ``/xrdr/`` a client event (with the ``vid`` and
+``sid`` cookies on the 302), then redirect to ``url`` (http-api.md §1.7). Unlike the Go tracker
+(§9 item 20) they are not open redirects: ``url`` must be a path on this host (``/…``) or an
+http(s) URL whose host is one of ``Domains`` or matches ``RedirectAllowHosts`` (exact names,
+``*.example.com`` for subdomains, ``*`` for any host); anything else is a 400. Without ``url``,
+``DefaultRedirect`` is used; when it is empty or points at ``/rdr/`` or ``/xrdr/`` itself the
+answer is 404, never a redirect loop.
+
+The admin API (§1.10), authenticated as ``tracker.accounts`` describes:
+
+* ``POST /tr/v{N}/rpi/redirect[/{uid}/{password}]`` creates or updates a short link;
+* ``GET /tr/v{N}/rpi/redirects[/{uid}/{password}]/{host}`` lists that host's link history as
+  ``{"results": [...]}`` (Go listed every host's, §9 item 18).
+
+With an ``Authorization: Basic`` header the ``{uid}/{password}`` segments may be left out (or be
+placeholders such as ``-/-``), which keeps passwords out of URLs and access logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tracker.accounts import Accounts, credentials
+from tracker.errors import BadRequest, TrackerError
+from tracker.http import request as raw
+from tracker.http.api import (
+    ALL_METHODS,
+    Endpoint,
+    MethodNotAllowed,
+    api_errors,
+    cors,
+    empty_response,
+    json_response,
+    preflight,
+    query_rows,
+    read_object,
+    redirect_response,
+    request_host,
+    track,
+    visitor_cookies,
+)
+from tracker.http.shortlinks import ShortLinks
+from tracker.normalise import values
+from tracker.normalise.event import now_ms
+from tracker.plan.redirect_rows import normal_host, parse_change, records_for
+
+if TYPE_CHECKING:
+    from tracker.app import Runtime
+
+__all__ = ["AllowList", "fallback", "routes"]
+
+SELF_ROUTE = re.compile(r"/tr/v[0-9]+/x?rdr(/|$)")
+HISTORY_SQL = (
+    "SELECT urlfrom, hostfrom, slugfrom, urlto, hostto, pathto, searchto, updater, oid, org, "
+    "updated_at FROM redirect_history FINAL WHERE hostfrom = {host:String} "
+    "ORDER BY urlfrom, updated_at"
+)
+
+
+class NoTarget(TrackerError):
+    status = 404
+
+
+class NotFound(TrackerError):
+    status = 404
+
+
+class AllowList:
+    """Hosts a tracked redirect may lead to: ``Domains`` plus ``RedirectAllowHosts`` patterns."""
+
+    def __init__(self, domains: tuple[str, ...], patterns: tuple[str, ...]) -> None:
+        names = [normal_host(d) for d in (*domains, *patterns)]
+        self.any = "*" in names
+        self.exact = frozenset(n for n in names if n and not n.startswith("*"))
+        self.suffixes = tuple(n[1:] for n in names if n.startswith("*.") and len(n) > 2)
+
+    def allows(self, host: str) -> bool:
+        host = normal_host(host).rstrip(".")
+        return self.any or host in self.exact or host.endswith(self.suffixes)
+
+    def check(self, target: str) -> str:
+        """``target`` when it is a safe redirect; BadRequest otherwise."""
+        if any(ord(ch) <= 0x20 or ord(ch) == 0x7F or ch == "\\" for ch in target):
+            raise BadRequest("Redirect target 'url' holds spaces, control characters or '\\'.")
+        try:
+            parts = urlsplit(target)
+        except ValueError:
+            raise BadRequest("Redirect target 'url' is not a URL.") from None
+        if not parts.scheme and not parts.netloc:
+            if target.startswith("/"):
+                return target  # a path on this host
+            raise BadRequest(
+                "Redirect target 'url' must be an http(s) URL or a path starting with '/'."
+            )
+        if parts.scheme.lower() not in ("http", "https", "") or not parts.hostname:
+            raise BadRequest("Redirect target 'url' must be an http(s) URL with a host.")
+        if not self.allows(parts.hostname):
+            raise BadRequest(
+                f"Redirect target host {parts.hostname[:100]!r} is not allowed: "
+                "add it to RedirectAllowHosts (or Domains) in config.json."
+            )
+        return target
+
+
+def fallback(default_redirect: str) -> str:
+    """The target of a request without ``url``: ``DefaultRedirect``, unless that is empty or
+    points at ``/rdr/`` or ``/xrdr/`` (which would redirect to itself): then a 404."""
+    target = default_redirect.strip()
+    if not target:
+        raise NoTarget("No redirect target: no 'url' parameter and no DefaultRedirect is set.")
+    if SELF_ROUTE.search(urlsplit(target).path):
+        raise NoTarget("DefaultRedirect points at the redirect route itself; not looping.")
+    return target
+
+
+def routes(rt: Runtime, links: ShortLinks) -> list[Route]:
+    base = f"/tr/v{rt.settings.api_version}"
+    allow = AllowList(rt.settings.domains, rt.settings.redirect_allow_hosts)
+    accounts = Accounts(rt.sink.query)
+    default = rt.settings.default_redirect
+
+    def redirect_route(is_server: bool) -> Endpoint:
+        async def handle(request: Request) -> Response:
+            req = raw.from_scope(request.scope)
+            given = next((v for k, v in req.query_pairs() if k == "url" and v), None)
+            target = allow.check(given) if given is not None else fallback(default)
+            event = await track(
+                rt, req, {}, is_server=is_server, path_values=values.from_path(req.path, 3)
+            )
+            headers = cors(rt, request) + visitor_cookies(rt, req, event)
+            return redirect_response(target, req.method, headers)
+
+        return handle
+
+    async def create(request: Request, segments: list[str]) -> Response:
+        if request.method != "POST":
+            raise MethodNotAllowed("Method not allowed: create or update a short link with POST.")
+        req = raw.from_scope(request.scope)
+        creds = credentials(req.headers, *(segments[1:3] if len(segments) == 3 else (None, None)))
+        await asyncio.to_thread(accounts.authenticate, creds)
+        body = await read_object(rt, request)
+        if body is None:
+            raise BadRequest("Bad request (body): expected a JSON object with urlfrom and urlto.")
+        change = parse_change(body, rt.settings.domains)
+        await rt.spool.append(records_for(change, creds.uid, request_host(rt, req), now_ms()))
+        links.remember(change.key, change.urlto)
+        return empty_response(cors(rt, request))
+
+    async def listing(request: Request, segments: list[str]) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            raise MethodNotAllowed("Method not allowed: list short links with GET.")
+        req = raw.from_scope(request.scope)
+        creds = credentials(req.headers, *(segments[1:3] if len(segments) == 4 else (None, None)))
+        await asyncio.to_thread(accounts.authenticate, creds)
+        rows = await query_rows(rt, HISTORY_SQL, {"host": normal_host(segments[-1])})
+        return json_response({"results": rows}, cors(rt, request))
+
+    @api_errors(rt)
+    async def rpi(request: Request) -> Response:
+        if request.method == "OPTIONS":
+            return preflight(rt, request)
+        segments = [s for s in request.path_params.get("rest", "").split("/") if s]
+        if segments and segments[0] == "redirect" and len(segments) in (1, 3):
+            return await create(request, segments)
+        if segments and segments[0] == "redirects" and len(segments) in (2, 4):
+            return await listing(request, segments)
+        raise NotFound(
+            f"No such redirect API route: expected {base}/rpi/redirect[/uid/password] "
+            f"or {base}/rpi/redirects[/uid/password]/host."
+        )
+
+    out: list[Route] = []
+    for name, is_server in (("rdr", True), ("xrdr", False)):
+        handler = api_errors(rt)(redirect_route(is_server))
+        out.append(Route(f"{base}/{name}", handler, methods=ALL_METHODS))
+        out.append(Route(f"{base}/{name}/{{rest:path}}", handler, methods=ALL_METHODS))
+    out.append(Route(f"{base}/rpi", rpi, methods=ALL_METHODS))
+    out.append(Route(f"{base}/rpi/{{rest:path}}", rpi, methods=ALL_METHODS))
+    return out

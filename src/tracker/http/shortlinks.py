@@ -1,0 +1,188 @@
+"""Short links: the catch-all ``/<path>`` resolves ``host + path`` to a target (http-api.md §1.11 B).
+
+Resolution goes through a bounded in-process cache (LRU, ``MAX_ENTRIES``) that also remembers
+misses for a short while, so a flood of unknown paths costs one lookup per path per
+``MISS_TTL`` (§9 item 17: the Go cache was unbounded, kept hits 5 minutes and no misses). A link
+created or changed on this node is put in the cache at once (``remember``), so it resolves here
+before its ``redirects`` batch lands; other nodes see it within ``MISS_TTL`` / ``HIT_TTL``.
+
+The key is ``plan.redirect_rows.link_key``: the same normalisation as on write, so
+``GO.Example:8443/Promo`` finds ``go.example/promo``.
+
+A hit answers 302 and records an event: a client event ``short_rdr`` (``etyp`` redirect) whose
+``vid``/``sid`` cookies ride on the 302 itself (the Go tracker set them after the redirect, so
+they were lost), or, when the target is a tracked ``/tr/v1/rdr/`` link, a server event with the
+link's parameters, redirecting in one hop to its ``url`` (§1.11 B.3). A miss is a 404 JSON error.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tracker.errors import TrackerError
+from tracker.http import request as raw
+from tracker.http.api import (
+    cors,
+    error_response,
+    query_rows,
+    redirect_response,
+    request_host,
+    track,
+    visitor_cookies,
+)
+from tracker.normalise import values
+from tracker.normalise.ids import parse_uuid
+from tracker.plan.redirect_rows import link_key
+
+if TYPE_CHECKING:
+    from tracker.app import Runtime
+
+__all__ = ["ShortLinks", "TtlCache"]
+
+MAX_ENTRIES = 10_000
+HIT_TTL = 60.0
+MISS_TTL = 5.0
+WRITTEN_TTL = 300.0  # a link written here stays cached while its batch is on its way
+ORG_TTL = 300.0
+MAX_PATH = 2048
+TRACKED = re.compile(r"/tr/v[0-9]+/rdr/")
+LINK_SQL = (
+    "SELECT urlto FROM redirects FINAL WHERE urlfrom = {key:String} "
+    "ORDER BY updated_at DESC LIMIT 1"
+)
+ORG_SQL = "SELECT toString(ddata) AS ddata FROM orgs FINAL WHERE oid = {oid:UUID}"
+
+
+class NoLink(TrackerError):
+    status = 404
+
+
+class TtlCache:
+    """A bounded LRU map whose entries expire; None values (misses) expire sooner."""
+
+    def __init__(
+        self,
+        max_entries: int = MAX_ENTRIES,
+        hit_ttl: float = HIT_TTL,
+        miss_ttl: float = MISS_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_entries = max_entries
+        self.hit_ttl = hit_ttl
+        self.miss_ttl = miss_ttl
+        self.clock = clock
+        self._entries: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: str) -> tuple[bool, str | None]:
+        """(True, value) for a live entry, (False, None) when absent or expired."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return False, None
+        if entry[1] <= self.clock():
+            del self._entries[key]
+            return False, None
+        self._entries.move_to_end(key)
+        return True, entry[0]
+
+    def put(self, key: str, value: str | None, ttl: float | None = None) -> None:
+        if ttl is None:
+            ttl = self.hit_ttl if value is not None else self.miss_ttl
+        self._entries[key] = (value, self.clock() + ttl)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+
+class ShortLinks:
+    """Resolution and serving of short links; ``remember`` is called by the admin API on write."""
+
+    def __init__(self, rt: Runtime, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rt = rt
+        self.links = TtlCache(clock=clock)
+        self.orgs = TtlCache(1000, ORG_TTL, ORG_TTL, clock)
+        self._writes = 0  # bumped on every remember(): a lookup racing a write must not win
+
+    def remember(self, key: str, target: str) -> None:
+        self._writes += 1
+        self.links.put(key, target, WRITTEN_TTL)
+
+    async def target(self, key: str) -> str | None:
+        found, value = self.links.get(key)
+        if found:
+            return value
+        epoch = self._writes
+        rows = await query_rows(self.rt, LINK_SQL, {"key": key})
+        urlto = rows[0].get("urlto") if rows else None
+        value = urlto if isinstance(urlto, str) and urlto else None
+        if self._writes != epoch:  # written while we read: the cache holds the newer answer
+            found, cached = self.links.get(key)
+            return cached if found else value
+        self.links.put(key, value)
+        return value
+
+    async def org_host(self, oid: str) -> str:
+        """``orgs.ddata.default_destination_host`` of ``oid`` ('' when unknown)."""
+        found, value = self.orgs.get(oid)
+        if found:
+            return value or ""
+        host = ""
+        for row in await query_rows(self.rt, ORG_SQL, {"oid": oid}):
+            try:
+                data = orjson.loads(row.get("ddata") or "{}")
+            except orjson.JSONDecodeError:
+                continue
+            candidate = data.get("default_destination_host") if isinstance(data, dict) else None
+            if isinstance(candidate, str) and candidate:
+                host = candidate
+                break
+        self.orgs.put(oid, host)
+        return host
+
+    async def tracked(self, target: str) -> tuple[str, dict[str, Any]]:
+        """The one-hop destination of a tracked ``/rdr/`` target and the event's values."""
+        pairs = parse_qsl(urlsplit(target).query, keep_blank_values=True)
+        destination = next((value for key, value in pairs if key == "url" and value), target)
+        injected = values.from_query(
+            [(key, value) for key, value in pairs if values.norm_key(key) != "url"], ""
+        )
+        oid = parse_uuid(injected.get("oid"))
+        if destination.startswith("/") and not destination.startswith("//") and oid is not None:
+            destination = await self.org_host(str(oid)) + destination
+        return destination, injected
+
+    async def endpoint(self, request: Request) -> Response:
+        rt = self.rt
+        headers = cors(rt, request)
+        req = raw.from_scope(request.scope)
+        try:
+            path = req.path
+            target = None
+            if 2 <= len(path) <= MAX_PATH:
+                target = await self.target(link_key(request_host(rt, req), path))
+            if target is None:
+                raise NoLink(f"Nothing at {path[:200]}: no route and no short link.")
+            if TRACKED.search(target):
+                destination, injected = await self.tracked(target)
+                await track(rt, req, {**injected, "last": req.request_uri}, is_server=True)
+                return redirect_response(destination, req.method, headers)
+            event = await track(
+                rt,
+                req,
+                {"last": req.request_uri, "etyp": "redirect", "ename": "short_rdr"},
+                is_server=False,
+            )
+            return redirect_response(target, req.method, headers + visitor_cookies(rt, req, event))
+        except TrackerError as exc:
+            return error_response(exc, headers)

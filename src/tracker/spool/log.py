@@ -1,0 +1,324 @@
+"""The spool's log: append-only entries addressed by their byte offset, on disk or in memory.
+
+An entry is one request's records, framed as ``[u32 length][u32 crc32][payload]``. Offsets are
+global and grow forever; on disk the log is cut into segment files named by their first offset,
+so a reader resumes anywhere and whole segments are deleted once every sink has passed them.
+
+Durability (`SegmentedLog`): appends are written at once (page cache) and made durable by a
+group-commit thread: each ``fdatasync`` covers every append made before it started, so concurrent
+requests share one sync. `durable_end` only moves past bytes that are on disk; readers (the sinks)
+never see anything beyond it, so nothing is sent to a database that a crash could take back.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import logging
+import os
+import struct
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+HEADER = struct.Struct("<II")
+SEGMENT_SUFFIX = ".log"
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    start: int
+    end: int
+    payload: bytes
+
+
+def _entry_start(entry: Entry) -> int:
+    return entry.start
+
+
+def _entry_end(entry: Entry) -> int:
+    return entry.end
+
+
+def frame(payload: bytes) -> bytes:
+    return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+class Log(Protocol):
+    on_durable: Callable[[int], None]
+
+    @property
+    def durable_end(self) -> int: ...
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def size_bytes(self) -> int: ...
+
+    def append(self, payload: bytes) -> int:
+        """Write one entry; return its end offset (durable once `durable_end` reaches it)."""
+
+    def read(self, offset: int, max_bytes: int) -> list[Entry]:
+        """Durable entries from ``offset`` (an entry boundary), about ``max_bytes`` of them."""
+
+    def release(self, offset: int) -> None:
+        """Every reader has passed ``offset``: the space before it may be reclaimed."""
+
+    def close(self) -> None: ...
+
+
+class MemoryLog:
+    """`SpoolMode: memory`: the same interface, nothing on disk (the Go tracker's guarantee)."""
+
+    def __init__(self) -> None:
+        self._entries: list[Entry] = []
+        self._first = 0
+        self._end = 0
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.on_durable: Callable[[int], None] = lambda end: None
+
+    @property
+    def durable_end(self) -> int:
+        return self._end
+
+    @property
+    def start(self) -> int:
+        return self._first
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def append(self, payload: bytes) -> int:
+        with self._lock:
+            entry = Entry(self._end, self._end + HEADER.size + len(payload), payload)
+            self._entries.append(entry)
+            self._end = entry.end
+            self._bytes += entry.end - entry.start
+        self.on_durable(entry.end)
+        return entry.end
+
+    def read(self, offset: int, max_bytes: int) -> list[Entry]:
+        # Entries are in offset order: find the first by bisection. A scan from the oldest entry
+        # held the GIL for every entry not yet released (seconds of traffic) on each read.
+        with self._lock:
+            out: list[Entry] = []
+            size = 0
+            entries = self._entries
+            for index in range(bisect.bisect_left(entries, offset, key=_entry_start), len(entries)):
+                entry = entries[index]
+                out.append(entry)
+                size += entry.end - entry.start
+                if size >= max_bytes:
+                    break
+            return out
+
+    def release(self, offset: int) -> None:
+        with self._lock:
+            passed = bisect.bisect_right(self._entries, offset, key=_entry_end)
+            self._bytes -= sum(e.end - e.start for e in self._entries[:passed])
+            del self._entries[:passed]
+            self._first = self._entries[0].start if self._entries else self._end
+
+    def close(self) -> None:
+        pass
+
+
+class SegmentedLog:
+    def __init__(self, directory: Path, segment_bytes: int = 64 * 2**20) -> None:
+        self.directory = directory
+        self.segment_bytes = segment_bytes
+        directory.mkdir(parents=True, exist_ok=True)
+        self._segments = self._recover()  # sorted first offsets
+        self._write_fd = -1
+        self._write_base = 0
+        self._end = 0
+        self._durable = 0
+        self._dirty: list[int] = []  # fds written since the last sync (old segments included)
+        self._to_close: list[int] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._closed = False
+        self._released = 0
+        self.on_durable: Callable[[int], None] = lambda end: None
+        self._open_tail()
+        self._syncer = threading.Thread(target=self._sync_loop, name="spool-fsync", daemon=True)
+        self._syncer.start()
+
+    # -- opening ------------------------------------------------------------------------------
+    def _path(self, base: int) -> Path:
+        return self.directory / f"{base:020d}{SEGMENT_SUFFIX}"
+
+    def _recover(self) -> list[int]:
+        bases = sorted(
+            int(p.stem) for p in self.directory.glob(f"*{SEGMENT_SUFFIX}") if p.stem.isdigit()
+        )
+        if bases:
+            self._truncate_torn_tail(self._path(bases[-1]))
+        return bases
+
+    @staticmethod
+    def _truncate_torn_tail(path: Path) -> None:
+        """Cut a half-written last entry left by a crash (short frame or bad checksum)."""
+        data = path.read_bytes()
+        pos = 0
+        while pos + HEADER.size <= len(data):
+            length, crc = HEADER.unpack_from(data, pos)
+            payload = data[pos + HEADER.size : pos + HEADER.size + length]
+            if len(payload) < length or zlib.crc32(payload) != crc:
+                break
+            pos += HEADER.size + length
+        if pos < len(data):
+            log.warning(
+                "spool: cut %d bytes of a torn entry at the end of %s", len(data) - pos, path.name
+            )
+            with open(path, "r+b") as handle:
+                handle.truncate(pos)
+                os.fsync(handle.fileno())
+
+    def _open_tail(self) -> None:
+        if not self._segments:
+            self._segments = [0]
+        base = self._segments[-1]
+        path = self._path(base)
+        self._write_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._write_base = base
+        self._end = self._durable = base + os.fstat(self._write_fd).st_size
+        self._fsync_dir()
+
+    def _fsync_dir(self) -> None:
+        fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def durable_end(self) -> int:
+        return self._durable
+
+    @property
+    def end(self) -> int:
+        return self._end
+
+    @property
+    def start(self) -> int:
+        return self._segments[0]
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes not yet released by every reader (what counts against the spool's limit)."""
+        return self._end - max(self._released, self._segments[0])
+
+    # -- writing (event loop) -----------------------------------------------------------------
+    def append(self, payload: bytes) -> int:
+        data = frame(payload)
+        with self._lock:
+            if self._closed:
+                raise OSError("the spool is closed")
+            if self._end - self._write_base >= self.segment_bytes:
+                self._rotate()
+            os.write(self._write_fd, data)
+            self._end += len(data)
+            if self._write_fd not in self._dirty:
+                self._dirty.append(self._write_fd)
+            self._wake.notify()
+            return self._end
+
+    def _rotate(self) -> None:
+        self._to_close.append(self._write_fd)
+        base = self._end
+        self._write_fd = os.open(self._path(base), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self._write_base = base
+        self._segments.append(base)
+        self._fsync_dir()
+
+    # -- group commit (its own thread) --------------------------------------------------------
+    def _sync_loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._dirty and not self._closed:
+                    self._wake.wait()
+                if not self._dirty and self._closed:
+                    return
+                fds, self._dirty = self._dirty, []
+                target = self._end
+                closing, self._to_close = self._to_close, []
+            for fd in fds:
+                os.fdatasync(fd)  # releases the GIL; appends go on meanwhile
+            for fd in closing:
+                os.close(fd)
+            self._durable = target
+            self.on_durable(target)
+
+    # -- reading (sink threads) ---------------------------------------------------------------
+    def read(self, offset: int, max_bytes: int) -> list[Entry]:
+        limit = self._durable
+        out: list[Entry] = []
+        size = 0
+        while offset < limit and size < max_bytes:
+            base = self._segment_for(offset)
+            if base is None:
+                break
+            with open(self._path(base), "rb") as handle:
+                handle.seek(offset - base)
+                segment_end = min(limit, self._next_base(base) or limit)
+                data = handle.read(min(segment_end - offset, max(max_bytes - size, HEADER.size)))
+            pos = 0
+            while pos + HEADER.size <= len(data):
+                length, crc = HEADER.unpack_from(data, pos)
+                if pos + HEADER.size + length > len(data):
+                    if pos == 0:  # one entry bigger than max_bytes: read it whole
+                        with open(self._path(base), "rb") as handle:
+                            handle.seek(offset - base)
+                            data = handle.read(HEADER.size + length)
+                        continue
+                    break
+                payload = data[pos + HEADER.size : pos + HEADER.size + length]
+                if zlib.crc32(payload) != crc:
+                    raise OSError(f"spool entry at offset {offset + pos} is corrupt")
+                start = offset + pos
+                end = start + HEADER.size + length
+                out.append(Entry(start, end, payload))
+                size += end - start
+                pos += HEADER.size + length
+            if pos == 0:
+                break
+            offset += pos
+            if offset >= segment_end and self._next_base(base) is None:
+                break
+        return out
+
+    def _segment_for(self, offset: int) -> int | None:
+        candidates = [b for b in self._segments if b <= offset]
+        return candidates[-1] if candidates else None
+
+    def _next_base(self, base: int) -> int | None:
+        later = [b for b in self._segments if b > base]
+        return later[0] if later else None
+
+    # -- reclaiming -------------------------------------------------------------------------
+    def release(self, offset: int) -> None:
+        with self._lock:
+            self._released = max(self._released, offset)
+            while len(self._segments) > 1 and self._segments[1] <= offset:
+                base = self._segments.pop(0)
+                with contextlib.suppress(FileNotFoundError):
+                    self._path(base).unlink()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._wake.notify()
+        self._syncer.join()
+        with contextlib.suppress(OSError):
+            os.fsync(self._write_fd)
+            os.close(self._write_fd)
