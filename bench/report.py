@@ -49,6 +49,12 @@ class Outcome:
         return self.requests_per_s * self.per_request
 
     @property
+    def cpu_us_per_request(self) -> float | None:
+        """Server CPU per answered request: what a request costs, whatever else runs on the core."""
+        rate = self.requests_per_s
+        return self.cpu_percent / 100 / rate * 1e6 if rate else None
+
+    @property
     def landed_per_s(self) -> float | None:
         """Events of the window over the window plus the drain: a floor on chDB's intake rate."""
         if self.drain_s is None or not self.rows_match:
@@ -134,8 +140,9 @@ def _rows_cell(group: Sequence[Outcome]) -> str:
 def _median_table(outcomes: Sequence[Outcome]) -> list[str]:
     lines = [
         "| target | scenario | req/s | events/s | landed events/s | p50 ms | p90 ms | p99 ms "
-        "| server CPU % | peak RSS MB | server avg latency ms | rows == 200s x events |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        "| server CPU % | CPU µs / request | peak RSS MB | server avg latency ms "
+        "| rows == 200s x events |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     for (target, scenario), group in _groups(outcomes).items():
         cells = [
@@ -146,6 +153,7 @@ def _median_table(outcomes: Sequence[Outcome]) -> list[str]:
             _num(_med(group, lambda o: o.p90_ms), 2),
             _num(_med(group, lambda o: o.p99_ms), 2),
             _num(_med(group, lambda o: o.cpu_percent)),
+            _num(_med(group, lambda o: o.cpu_us_per_request)),
             _num(_med(group, lambda o: o.peak_rss_mb)),
             _num(_med(group, lambda o: o.server_avg_latency_ms), 2),
             _rows_cell(group),
@@ -214,6 +222,15 @@ def write_report(
         for mode in dict.fromkeys(o.target for o in outcomes if o.target != "floor")
         if (values := ratios(outcomes, mode))
     ]
+    floor_cost = _med([o for o in outcomes if o.target == "floor"], lambda o: o.cpu_us_per_request)
+    for mode in dict.fromkeys(o.target for o in outcomes if o.target != "floor"):
+        post = [o for o in outcomes if o.target == mode and o.scenario == "post"]
+        cost = _med(post, lambda o: o.cpu_us_per_request)
+        if cost is not None and floor_cost:
+            floor_ratio.append(
+                f"* server CPU per single-event POST, {mode}: {cost:,.0f} µs, "
+                f"{cost / floor_cost:.1f} x the floor's {floor_cost:,.0f} µs"
+            )
     text = [
         f"# Ingestion benchmark, {host['started']}",
         "",
@@ -239,7 +256,8 @@ def write_report(
         '* tracker config: `{"ApiVersion": 1, "SpoolMode": <mode>}` (default batch policies).',
         "* req/s counts 200s over the window; latency percentiles from wrk's histogram (none for"
         " WebSocket: the server sends no answer); server CPU is user + system time of all its"
-        " threads over the window (100 % = one core); peak RSS is VmHWM.",
+        " threads over the window (100 % = one core), and per request (a cost that holds"
+        " when other processes share the core); peak RSS is VmHWM.",
         '* rows: after SIGTERM (graceful), `tracker query "SELECT count() FROM events"` must'
         " equal the 200s received (warm-up included) x events per request. No request is in"
         " flight when wrk stops: the scripts stop sending at the end of the window and wait.",

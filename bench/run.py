@@ -23,6 +23,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict
 from datetime import datetime
@@ -75,9 +76,20 @@ def measure(
 ) -> tuple[Outcome, int]:
     """Warm up, then measure one window; returns the outcome and the warm-up's 200s x events."""
     warm = load(server, scenario, WARM_UP_SECONDS, args)
-    cpu_before, wall_before = cpu_seconds(server.pid), time.monotonic()
+    # CPU is sampled at the start and the end of the sending window, not of wrk's whole run
+    # (which ends with an idle grace period), so 100 % means one core busy throughout.
+    samples: list[tuple[float, float]] = []
+
+    def sample() -> None:
+        samples.append((time.monotonic(), cpu_seconds(server.pid)))
+
+    sample()
+    timer = threading.Timer(args.seconds, sample)
+    timer.start()
     counts = load(server, scenario, args.seconds, args)
-    cpu = (cpu_seconds(server.pid) - cpu_before) / (time.monotonic() - wall_before) * 100
+    timer.join()
+    (wall_0, cpu_0), (wall_1, cpu_1) = samples[0], samples[-1]
+    cpu = (cpu_1 - cpu_0) / (wall_1 - wall_0) * 100
 
     def ms(key: str) -> float | None:
         return counts[key] / 1000 if key in counts else None

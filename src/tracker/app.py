@@ -19,7 +19,7 @@ from tracker.batch.cursor import CursorJournal
 from tracker.batch.deadletter import DeadLetters
 from tracker.batch.policy import DEFAULT, MB, Policy, Strategy, policies
 from tracker.batch.writer import SinkWriter
-from tracker.config import BatchPolicyConfig, Settings
+from tracker.config import BatchPolicyConfig, Service, Settings
 from tracker.control import ControlServer
 from tracker.datadir import DataDir, DirLock
 from tracker.http.hot import TrackingEndpoint
@@ -51,19 +51,21 @@ log = logging.getLogger(__name__)
 HEALTH_CACHE_SECONDS = 1.0
 
 
-def clickhouse_batching(settings: Settings) -> tuple[int | None, float | None]:
+def clickhouse_service(settings: Settings) -> Service | None:
     for service in settings.notify:
         if service.service == "clickhouse" and not service.skip:
-            return service.max_batch_size, service.max_batch_time
-    return None, None
+            return service
+    return None
 
 
 def make_sink(settings: Settings, data_dir: DataDir) -> Sink:
     """The ClickHouse store: a server when ``ClickHouseUrl`` is set, else embedded chDB."""
     sink: Sink
     if settings.clickhouse_url:
+        service = clickhouse_service(settings)
+        compress = service.enable_compression if service else True
         sink = ClickHouseServerSink(
-            settings.clickhouse_url, settings.database, settings.clickhouse_cluster
+            settings.clickhouse_url, settings.database, settings.clickhouse_cluster, compress
         )
     else:
         sink = ChdbSink(data_dir.clickhouse, database=settings.database)
@@ -71,9 +73,18 @@ def make_sink(settings: Settings, data_dir: DataDir) -> Sink:
 
 
 def table_policies(settings: Settings) -> dict[str, Policy]:
-    """Built-in defaults < the ClickHouse entry's MaxBatchSize/MaxBatchTime < `BatchPolicies`."""
-    max_rows, max_seconds = clickhouse_batching(settings)
+    """Built-in defaults < the ClickHouse entry's MaxBatchSize/MaxBatchTime (or
+    BatchFlushInterval) < `BatchPolicies`; `BatchingEnabled: false` makes every table immediate."""
+    service = clickhouse_service(settings)
+    max_rows = service.max_batch_size if service else None
+    max_seconds = service.max_batch_time if service else None
+    if service and max_seconds is None:
+        max_seconds = service.batch_flush_interval
     base = policies(max_rows, max_seconds)
+    if service and not service.batching_enabled:
+        base = {
+            table: replace(policy, strategy=Strategy.IMMEDIATE) for table, policy in base.items()
+        }
     overrides = {
         table: apply_policy(base.get(table, DEFAULT), cfg) for table, cfg in settings.batch_policies
     }
@@ -163,7 +174,6 @@ class Runtime:
             metrics,
             DeadLetters(data_dir.root / "deadletter", sink.name),
             epoch=epoch,
-            dedup=durable,
             breaker=CircuitBreaker(
                 time.monotonic,
                 threshold=settings.circuit_breaker_failures,

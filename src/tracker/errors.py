@@ -13,7 +13,7 @@
         └── SinkUnreachable           network / server trouble (retried)
     DataDirInUse                      another process owns the data directory
 
-One handler (`tracker.http.responses.error_response`) renders every `TrackerError` as
+One helper (`tracker.http.responses.respond_error`) renders every `TrackerError` as
 `{"ok": false, "error": "...", "status": N}`.
 """
 

@@ -216,3 +216,19 @@ def test_counter_rows_land_pre_aggregated(tmp_path: Path, chdb: ChdbSink) -> Non
         chdb.query("SELECT count() AS rows, sum(total) AS total FROM dailies", "JSONEachRow")
     )
     assert rows == {"rows": 1, "total": "100"} or rows == {"rows": 1, "total": 100}
+
+
+def test_two_identical_counter_batches_written_apart_are_both_counted(
+    tmp_path: Path, chdb: ChdbSink
+) -> None:
+    # Without a token, ClickHouse would take the second block for a duplicate of the first.
+    harness = Harness(
+        tmp_path, chdb, {"counters": Policy(Strategy.IMMEDIATE, max_rows=1, max_seconds=0)}
+    )
+    harness.writer.start()
+    row = record("counters", {"id": "vids_created", "total": 1, "date": "2026-11-27"})
+    harness.append([row])
+    wait_until(lambda: count(chdb, "SELECT count() AS n FROM counters") == 1)
+    harness.append([row])
+    assert harness.close()
+    assert count(chdb, "SELECT sum(total) AS n FROM counters") == 2

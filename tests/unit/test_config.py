@@ -232,6 +232,8 @@ def test_a_go_tracker_config_with_every_key_loads_with_typed_values(tmp_path: Pa
             "Notify[1] lists ClickHouse Hosts ['localhost:9000'] but ClickHouseUrl is not set: "
             "events go to the embedded chDB in 'data/clickhouse'. "
             "Set ClickHouseUrl (e.g. http://host:8123) to write to that server",
+            "TLS (UseLocalTLS, Let's Encrypt) and ProxyExceptHTTP are not served by this version: "
+            "it listens on plain HTTP at Host:Port; terminate TLS in a proxy in front",
         ]
     )
 
@@ -730,3 +732,9 @@ def test_the_built_in_clickhouse_entry_takes_the_top_level_batching_values() -> 
     settings, _ = load_settings(None, env=env)
     assert settings.notify[0].max_batch_size == 500
     assert settings.notify[0].batching_enabled is False
+
+
+def test_services_this_version_does_not_connect_yet_are_warned_about(tmp_path: Path) -> None:
+    _, warnings = load(tmp_path, {"Notify": [{"Service": "clickhouse"}, {"Service": "facebook"}]})
+
+    assert any("Service 'facebook', which this version does not connect yet" in w for w in warnings)

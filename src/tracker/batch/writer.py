@@ -69,7 +69,6 @@ class SinkWriter:
         dead_letters: DeadLetters,
         *,
         epoch: str,
-        dedup: bool = True,
         clock: Callable[[], float] = time.monotonic,
         breaker: CircuitBreaker | None = None,
         max_buffered_bytes: int = 64 * 2**20,
@@ -83,7 +82,6 @@ class SinkWriter:
         self.metrics = metrics
         self.dead_letters = dead_letters
         self.epoch = epoch
-        self.dedup = dedup
         self.clock = clock
         self.breaker = breaker or CircuitBreaker(clock)
         self.max_buffered_bytes = max_buffered_bytes
@@ -229,8 +227,10 @@ class SinkWriter:
             ):
                 self._seal(name)
 
-    def _token(self, name: str, batch: Batch) -> str | None:
-        return f"{self.epoch}-{name}-{batch.start}-{batch.end}" if self.dedup else None
+    def _token(self, name: str, batch: Batch) -> str:
+        """Always sent: without a token ClickHouse deduplicates by the block's hash, and two
+        honest, identical counter batches (``{"ip": …, "total": 1}``) would be stored once."""
+        return f"{self.epoch}-{name}-{batch.start}-{batch.end}"
 
     def _send(self, now: float) -> None:
         if self._dirty:
@@ -243,7 +243,7 @@ class SinkWriter:
                     break
                 started = self.clock()
                 try:
-                    self._write_isolating(name, batch.lines, self._token(name, batch))
+                    self._write_retrying(name, table.policy, batch)
                 except SinkUnreachable as exc:
                     batch.attempts += 1
                     batch.retry_at = self.clock() + backoff(batch.attempts)
@@ -266,6 +266,17 @@ class SinkWriter:
                 self.metrics.record_flush(name, len(batch.lines), latency_ms)
                 if table.tuned:
                     table.tuned.observe(latency_ms, len(table.lines))
+
+    def _write_retrying(self, name: str, policy: Policy, batch: Batch) -> None:
+        """A few quick retries (the policy's ``Retries``) before the batch waits for the breaker."""
+        for attempt in range(policy.retries + 1):
+            try:
+                self._write_isolating(name, batch.lines, self._token(name, batch))
+                return
+            except SinkUnreachable:
+                if attempt == policy.retries or self._stopping:
+                    raise
+                time.sleep(backoff(attempt + 1, base=0.02, cap=0.2))
 
     def _write_isolating(self, name: str, lines: list[bytes], token: str | None) -> None:
         try:

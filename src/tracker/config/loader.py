@@ -17,6 +17,7 @@ from typing import Any
 
 from tracker.config.model import (
     IMPLEMENTED_SERVICES,
+    NOT_YET_SERVED,
     FilterEntry,
     FilterQuery,
     PruneField,
@@ -350,6 +351,11 @@ def _check(settings: Settings, warnings: list[str]) -> None:
                 f"Config key 'UrlFilterMatchGroup' is {settings.url_filter_match_group} but "
                 f"UrlFilter has {groups} groups: URLs that match keep nothing but their path"
             )
+    if settings.use_local_tls or settings.proxy_except_http:
+        warnings.append(
+            "TLS (UseLocalTLS, Let's Encrypt) and ProxyExceptHTTP are not served by this version: "
+            "it listens on plain HTTP at Host:Port; terminate TLS in a proxy in front"
+        )
     if settings.ip_hash_secret is not None and len(settings.ip_hash_secret.value) < 16:
         warnings.append("Config key 'IPHashSecret' is shorter than 16 characters: easy to guess")
 
@@ -362,6 +368,11 @@ def _check(settings: Settings, warnings: list[str]) -> None:
                 warnings.append(
                     f"{entry} has Service '{service.service}', which is not implemented: "
                     f"it is left unconnected (implemented: {known})"
+                )
+            elif service.service in NOT_YET_SERVED and not service.skip:
+                warnings.append(
+                    f"{entry} has Service '{service.service}', which this version does not "
+                    "connect yet: it is ignored (see docs/differences.md, 'Not yet')"
                 )
             target = service.proxy_realtime_storage_service_name
             if target and target not in names:

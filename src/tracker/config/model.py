@@ -13,6 +13,8 @@ from pathlib import Path
 from tracker.config.values import NO_SECRET, Secret
 
 IMPLEMENTED_SERVICES = frozenset({"clickhouse", "cassandra", "duckdb", "nats", "facebook"})
+# Services the Go tracker knew that this version parses but does not connect yet.
+NOT_YET_SERVED = frozenset({"cassandra", "duckdb", "nats", "facebook"})
 DEFAULT_DATABASE = "sfpla"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -100,7 +100,6 @@ class Event:
     zip: str = ""
     lat: float = 0.0
     lon: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
     consented: bool = True  # False: no analytics consent; nothing is stored (consent_policy)
 
 
@@ -144,11 +143,6 @@ def _number(value: object) -> float:
     else:
         return 0.0
     return result if math.isfinite(result) else 0.0
-
-
-def _whole(value: object) -> int:
-    number = _number(value)
-    return int(number) if abs(number) < 2**63 else 0
 
 
 def _object(value: object) -> dict[str, Any]:

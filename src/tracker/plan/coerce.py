@@ -239,9 +239,21 @@ def coercers(table: Table) -> dict[str, Coercer]:
 
 
 def coerce_row(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The row for ``table`` made of the keys of ``values`` that name one of its columns."""
+    """The row for ``table`` made of the keys of ``values`` that name one of its columns.
+
+    Walks whichever is shorter, the values or the columns (an event row has ~30 values for 61
+    columns, a messaging row ~20 for 135); the keys' order does not matter to JSONEachRow."""
     row: dict[str, Any] = {}
-    for name, coerce in coercers(table).items():
+    table_coercers = coercers(table)
+    if len(values) < len(table_coercers):
+        for name, value in values.items():
+            coerce = table_coercers.get(name)
+            if coerce is not None and value is not None:
+                converted = coerce(value)
+                if converted is not Missing:
+                    row[name] = converted
+        return row
+    for name, coerce in table_coercers.items():
         if name in values:
             value = values[name]
             if value is None:

@@ -37,7 +37,9 @@ def translate(exc: Exception, what: str) -> SinkRejected | SinkUnreachable:
 class ClickHouseServerSink:
     name = "clickhouse"
 
-    def __init__(self, url: str, database: str = "sfpla", cluster: str = "") -> None:
+    def __init__(
+        self, url: str, database: str = "sfpla", cluster: str = "", compress: bool = True
+    ) -> None:
         if clickhouse_connect is None:
             raise SinkUnreachable(
                 "ClickHouseUrl needs the server extra: pip install 'tracker[server]' (clickhouse-connect)"
@@ -45,6 +47,7 @@ class ClickHouseServerSink:
         self.url = url
         self.database = database
         self.cluster = cluster
+        self.compress = compress  # the Notify entry's EnableCompression
         self._local = threading.local()
 
     def _client(self, database: str | None = None) -> Any:
@@ -55,7 +58,7 @@ class ClickHouseServerSink:
                     dsn=self.url,
                     database=database or self.database,
                     settings={"session_timezone": "UTC"},
-                    compress=True,
+                    compress=self.compress,
                 )
             except Exception as exc:
                 raise translate(exc, "connect") from exc
