@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -253,7 +254,11 @@ def write_report(
         f"* scenarios: `get` URL-path GET event, `post` the seed's JSON event, `batch` a JSON"
         f" array of {args.batch_size} events, `ws` one event per LZ4 binary WebSocket frame;"
         " every event has a fresh vid and sid.",
-        '* tracker config: `{"ApiVersion": 1, "SpoolMode": <mode>}` (default batch policies).',
+        "* tracker config: `"
+        + json.dumps({"ApiVersion": 1, "SpoolMode": "<mode>", **args.config})
+        + "`"
+        + ("" if "BatchPolicies" in args.config else " (default batch policies)")
+        + ".",
         "* req/s counts 200s over the window; latency percentiles from wrk's histogram (none for"
         " WebSocket: the server sends no answer); server CPU is user + system time of all its"
         " threads over the window (100 % = one core), and per request (a cost that holds"

@@ -134,7 +134,7 @@ def bench_tracker(
 ) -> Outcome:
     label = mode if source is None else f"{mode} (baseline)"
     data_dir = work / f"run{run}-{mode}-{scenario}{'-baseline' if source else ''}"
-    config = {"ApiVersion": 1, "SpoolMode": mode}
+    config = {"ApiVersion": 1, "SpoolMode": mode, **args.config}
     server = tracker_server(data_dir, config, args.server_core, source).start()
     try:
         outcome, warm_rows = measure(server, scenario, args, run, label)
@@ -181,6 +181,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="report file (default bench/results/<date>.md)")
     parser.add_argument("--work", type=Path, help="data directories (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the data directories")
+    parser.add_argument(
+        "--config",
+        type=json.loads,
+        default={},
+        help="more config.json keys for the tracker, e.g. '{\"BatchPolicies\": {...}}'",
+    )
     parser.add_argument(
         "--baseline",
         type=Path,
