@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 CONFIG ?=
 ARGS   ?=
 
-.PHONY: help run test lint fmt clean schema-load db-console install install-dev
+.PHONY: help run test lint fmt clean schema-load db-console install install-dev benchmark
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -31,6 +31,10 @@ run: install  ## serve on the embedded store (./data); CONFIG=config.json to use
 
 test: install-dev  ## run the whole test suite
 	$(BIN)/python -m pytest $(ARGS)
+
+benchmark: install-dev  ## ingestion benchmark against a bare-ASGI floor (needs wrk); writes bench/results/<date>.md
+	@command -v wrk >/dev/null || { echo "wrk is not installed: sudo apt-get install -y wrk"; exit 1; }
+	$(BIN)/python bench/run.py $(ARGS)
 
 lint: install-dev  ## ruff and mypy --strict
 	$(BIN)/ruff check src tests bench

@@ -57,6 +57,7 @@ def main() -> None:
         lifespan="on",
         access_log=False,
         log_level="warning",
+        timeout_keep_alive=60,  # as the benchmark's tracker config: idle wrk connections stay open
     )
 
 

@@ -194,7 +194,7 @@ def run_ws(
     argv += ["--seconds", str(seconds), "--per-frame", str(per_frame)]
     argv += ["--connections", str(connections)]
     result = subprocess.run(
-        pinned(core, argv), capture_output=True, text=True, timeout=seconds + 120, check=False
+        pinned(core, argv), capture_output=True, text=True, timeout=seconds + 400, check=False
     )
     if result.returncode != 0:
         raise RuntimeError(f"ws_client failed: {result.stderr.strip()}")

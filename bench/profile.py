@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -124,8 +125,14 @@ def main() -> int:
         spy += ["--idle"] if args.idle else []
         sampler = subprocess.Popen(["taskset", "-c", "1", *spy], stdout=subprocess.DEVNULL)
         before, started = thread_cpu(server.pid), time.monotonic()
+        end: list[tuple[dict[int, tuple[str, float]], float]] = []
+        timer = threading.Timer(
+            args.seconds, lambda: end.append((thread_cpu(server.pid), time.monotonic() - started))
+        )
+        timer.start()  # per-thread CPU over the sending window, not wrk's idle grace after it
         counts = run_wrk(server.url, SCRIPTS[args.scenario], seconds=args.seconds, **load)
-        after, wall = thread_cpu(server.pid), time.monotonic() - started
+        timer.join()
+        after, wall = end[0]
         sampler.wait(60)
     finally:
         server.stop()

@@ -51,7 +51,9 @@ class LogSpool:
         self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listeners: list[Callable[[int], None]] = []
+        self._failed = False
         log.on_durable = self._on_durable
+        log.on_failed = self._on_failed
 
     def subscribe(self, listener: Callable[[int], None]) -> None:
         self._listeners.append(listener)
@@ -71,12 +73,20 @@ class LogSpool:
             raise Unavailable(
                 "The tracker's spool is full; retry later.", retry_after=SPOOL_FULL_RETRY_AFTER
             )
+        if self.has_failed():
+            raise Unavailable("The tracker cannot write its spool; retry later.")
         end = self.log.append(encode(records))
         if not self.durable or self.log.durable_end >= end:
             return
         self._loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = self._loop.create_future()
         self._waiters.append((end, future))
+        # The syncer may have made `end` durable (or failed) after the check above but before the
+        # waiter was queued, and then found no waiter to answer: check again now that it is queued.
+        if self.log.durable_end >= end:
+            self._resolve(self.log.durable_end)
+        elif self.has_failed():
+            self._fail_waiters()
         await future
 
     def _on_durable(self, end: int) -> None:
@@ -85,6 +95,24 @@ class LogSpool:
             listener(end)
         if self._loop is not None and self._waiters:
             self._loop.call_soon_threadsafe(self._resolve, end)
+
+    def has_failed(self) -> bool:
+        """The log could not write or sync: appends are refused until a restart."""
+        return self._failed
+
+    def _on_failed(self, exc: OSError) -> None:
+        """Called by the log's syncer when it can no longer make appends durable."""
+        self._failed = True
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._fail_waiters)
+
+    def _fail_waiters(self) -> None:
+        while self._waiters:
+            _, future = self._waiters.popleft()
+            if not future.done():
+                future.set_exception(
+                    Unavailable("The tracker cannot write its spool; retry later.")
+                )
 
     def _resolve(self, end: int) -> None:
         waiters = self._waiters

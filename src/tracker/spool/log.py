@@ -4,16 +4,19 @@ An entry is one request's records, framed as ``[u32 length][u32 crc32][payload]`
 global and grow forever; on disk the log is cut into segment files named by their first offset,
 so a reader resumes anywhere and whole segments are deleted once every sink has passed them.
 
-Durability (`SegmentedLog`): appends are written at once (page cache) and made durable by a
-group-commit thread: each ``fdatasync`` covers every append made before it started, so concurrent
-requests share one sync. `durable_end` only moves past bytes that are on disk; readers (the sinks)
-never see anything beyond it, so nothing is sent to a database that a crash could take back.
+Durability (`SegmentedLog`): an append only queues its frame; a group-commit thread writes the
+queued frames and ``fdatasync``s them, so concurrent requests share one write and one sync, and the
+event loop never waits on the disk (a ``write`` to a file that is being synced can block for the
+whole sync). `durable_end` only moves past bytes that are on disk; readers (the sinks) never see
+anything beyond it, so nothing is sent to a database that a crash could take back. When a write or
+a sync fails the log refuses further appends and reports the error through `on_failed`.
 """
 
 from __future__ import annotations
 
 import bisect
 import contextlib
+import errno
 import logging
 import os
 import struct
@@ -51,6 +54,7 @@ def frame(payload: bytes) -> bytes:
 
 class Log(Protocol):
     on_durable: Callable[[int], None]
+    on_failed: Callable[[OSError], None]  # the log can no longer make appends durable
 
     @property
     def durable_end(self) -> int: ...
@@ -83,6 +87,7 @@ class MemoryLog:
         self._bytes = 0
         self._lock = threading.Lock()
         self.on_durable: Callable[[int], None] = lambda end: None
+        self.on_failed: Callable[[OSError], None] = lambda exc: None
 
     @property
     def durable_end(self) -> int:
@@ -141,13 +146,16 @@ class SegmentedLog:
         self._write_base = 0
         self._end = 0
         self._durable = 0
-        self._dirty: list[int] = []  # fds written since the last sync (old segments included)
+        self._pending: list[tuple[int, bytes]] = []  # (fd, frame) queued for the syncer
+        self._syncer_idle = False  # the syncer waits for appends: the next one must wake it
+        self._failed: OSError | None = None
         self._to_close: list[int] = []
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._closed = False
         self._released = 0
         self.on_durable: Callable[[int], None] = lambda end: None
+        self.on_failed: Callable[[OSError], None] = lambda exc: None
         self._open_tail()
         self._syncer = threading.Thread(target=self._sync_loop, name="spool-fsync", daemon=True)
         self._syncer.start()
@@ -224,13 +232,14 @@ class SegmentedLog:
         with self._lock:
             if self._closed:
                 raise OSError("the spool is closed")
+            if self._failed is not None:
+                raise OSError(f"the spool cannot be written: {self._failed}")
             if self._end - self._write_base >= self.segment_bytes:
                 self._rotate()
-            os.write(self._write_fd, data)
+            self._pending.append((self._write_fd, data))
             self._end += len(data)
-            if self._write_fd not in self._dirty:
-                self._dirty.append(self._write_fd)
-            self._wake.notify()
+            if self._syncer_idle:  # a busy syncer takes this frame after its current sync
+                self._wake.notify()
             return self._end
 
     def _rotate(self) -> None:
@@ -245,19 +254,43 @@ class SegmentedLog:
     def _sync_loop(self) -> None:
         while True:
             with self._lock:
-                while not self._dirty and not self._closed:
+                while not self._pending and not self._closed:
+                    self._syncer_idle = True
                     self._wake.wait()
-                if not self._dirty and self._closed:
+                    self._syncer_idle = False
+                if not self._pending and self._closed:
                     return
-                fds, self._dirty = self._dirty, []
+                pending, self._pending = self._pending, []
                 target = self._end
                 closing, self._to_close = self._to_close, []
-            for fd in fds:
-                os.fdatasync(fd)  # releases the GIL; appends go on meanwhile
+            try:
+                self._write_and_sync(pending)  # releases the GIL; appends go on meanwhile
+            except OSError as exc:
+                with self._lock:
+                    self._failed = exc
+                log.error("spool: writing the log failed (%s); new events are refused", exc)
+                self.on_failed(exc)
+                return
             for fd in closing:
                 os.close(fd)
             self._durable = target
             self.on_durable(target)
+
+    @staticmethod
+    def _write_and_sync(pending: list[tuple[int, bytes]]) -> None:
+        """Write the queued frames in order (one write per segment file), then sync each file."""
+        by_fd: dict[int, list[bytes]] = {}
+        for fd, data in pending:
+            by_fd.setdefault(fd, []).append(data)
+        for fd, chunks in by_fd.items():
+            view = memoryview(b"".join(chunks))
+            while view:
+                written = os.write(fd, view)
+                if not written:
+                    raise OSError(errno.ENOSPC, "the spool file took no bytes")
+                view = view[written:]
+        for fd in by_fd:
+            os.fdatasync(fd)
 
     # -- reading (sink threads) ---------------------------------------------------------------
     def read(self, offset: int, max_bytes: int) -> list[Entry]:
