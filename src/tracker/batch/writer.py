@@ -43,6 +43,7 @@ class Batch:
     start: int
     end: int
     lines: list[bytes]
+    size: int = 0  # bytes of `lines`, kept so the loop's accounting is not O(rows)
     attempts: int = 0
     retry_at: float = 0.0
 
@@ -143,10 +144,7 @@ class SinkWriter:
 
     # -- the loop -----------------------------------------------------------------------------
     def _buffered_bytes(self) -> int:
-        return sum(
-            t.size + sum(len(line) for b in t.sealed for line in b.lines)
-            for t in self.tables.values()
-        )
+        return sum(t.size + sum(b.size for b in t.sealed) for t in self.tables.values())
 
     def _run(self) -> None:
         while True:
@@ -209,7 +207,10 @@ class SinkWriter:
         table = self._table(name)
         lines = pre_aggregate(TABLES[name], table.lines) if name in TABLES else table.lines
         batch = Batch(
-            table.start if start is None else start, self.pos if end is None else end, lines
+            table.start if start is None else start,
+            self.pos if end is None else end,
+            lines,
+            sum(map(len, lines)),
         )
         table.sealed.append(batch)
         table.lines, table.size = [], 0

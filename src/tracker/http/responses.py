@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -60,13 +62,19 @@ class Cors:
         ]
 
 
+@functools.lru_cache(maxsize=2)
+def _expires(now: int) -> str:
+    """The cookie expiry text, formatted once per second rather than once per request."""
+    expires = datetime.fromtimestamp(now, UTC) + timedelta(days=COOKIE_DAYS)
+    return expires.strftime("Expires=%a, %d %b %Y %H:%M:%S GMT")
+
+
 def cookie(
     name: str, value: str, domain: str | None, secure: bool, persistent: bool
 ) -> tuple[bytes, bytes]:
     parts = [f"{name}={value}", "Path=/"]
     if persistent:
-        expires = datetime.now(UTC) + timedelta(days=COOKIE_DAYS)
-        parts.append(expires.strftime("Expires=%a, %d %b %Y %H:%M:%S GMT"))
+        parts.append(_expires(int(time.time())))
     if domain:
         parts.append(f"Domain={domain}")
     if secure:

@@ -7,7 +7,6 @@ through `Origin` and `new_id`), so the whole pipeline is testable without a serv
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -128,21 +127,6 @@ def _text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-
-
-def _number(value: object) -> float:
-    if isinstance(value, bool):
-        return 0.0
-    if isinstance(value, int | float):
-        result = float(value)
-    elif isinstance(value, str):
-        try:
-            result = float(value.strip())
-        except ValueError:
-            return 0.0
-    else:
-        return 0.0
-    return result if math.isfinite(result) else 0.0
 
 
 def _object(value: object) -> dict[str, Any]:
