@@ -23,6 +23,7 @@ from tracker.plan.event_rows import Record
 from tracker.spool.log import Entry, Log
 
 SPOOL_FULL_RETRY_AFTER = 5
+SPOOL_FAILED = "The tracker cannot write its spool; retry later."
 
 
 def encode(records: Sequence[Record]) -> bytes:
@@ -74,8 +75,11 @@ class LogSpool:
                 "The tracker's spool is full; retry later.", retry_after=SPOOL_FULL_RETRY_AFTER
             )
         if self.has_failed():
-            raise Unavailable("The tracker cannot write its spool; retry later.")
-        end = self.log.append(encode(records))
+            raise Unavailable(SPOOL_FAILED)
+        try:
+            end = self.log.append(encode(records))
+        except OSError as exc:  # the syncer has failed and its report is still on its way
+            raise Unavailable(SPOOL_FAILED) from exc
         if not self.durable or self.log.durable_end >= end:
             return
         self._loop = asyncio.get_running_loop()
@@ -110,9 +114,7 @@ class LogSpool:
         while self._waiters:
             _, future = self._waiters.popleft()
             if not future.done():
-                future.set_exception(
-                    Unavailable("The tracker cannot write its spool; retry later.")
-                )
+                future.set_exception(Unavailable(SPOOL_FAILED))
 
     def _resolve(self, end: int) -> None:
         waiters = self._waiters

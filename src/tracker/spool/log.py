@@ -268,8 +268,11 @@ class SegmentedLog:
             except OSError as exc:
                 with self._lock:
                     self._failed = exc
+                self.on_failed(exc)  # before logging, which lets other threads run meanwhile
                 log.error("spool: writing the log failed (%s); new events are refused", exc)
-                self.on_failed(exc)
+                for fd in closing:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
                 return
             for fd in closing:
                 os.close(fd)
