@@ -8,6 +8,10 @@ each table's rows into a fresh embedded store in batches of each size, as the wr
 insert. CPU time counts chDB's own threads (parsing, materialized views, projections, merges
 started meanwhile), so it is the store's share of an event's cost whatever the HTTP side does.
 Run it pinned (``taskset -c 0``) to compare with `run.py`'s one-core numbers.
+
+``events (parse only)`` inserts the same rows into a ``Null``-engine copy of ``events``: chDB
+parses them and fills the defaults but writes no part, runs no view and builds no projection. It
+is the least any JSONEachRow insert of these rows can cost, whatever the batch size.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+PARSE_ONLY = "events_parse_only"
+
+
 def planned_rows(events: int) -> dict[str, list[bytes]]:
     tracking = endpoint(agents=True)
     req = from_scope(scope(100))
@@ -51,16 +58,21 @@ def main() -> None:
     parser.add_argument("--batches", default="1000,10000", help="batch sizes, comma-separated")
     args = parser.parse_args()
     rows = planned_rows(args.events)
+    rows[PARSE_ONLY] = rows["events"]
     for batch in (int(size) for size in args.batches.split(",")):
         work = Path(tempfile.mkdtemp(prefix="tracker-chdb-"))
         sink = ChdbSink(work / "clickhouse")
         sink.open()
+        sink.query(
+            f"CREATE TABLE {sink.database}.{PARSE_ONLY} AS {sink.database}.events ENGINE = Null"
+        )
         try:
             print(f"batches of {batch} rows:")
             for table, lines in rows.items():
+                schema = TABLES["events" if table == PARSE_ONLY else table]
                 started, inserts = cpu_seconds(), 0
                 for start in range(0, len(lines), batch):
-                    sink.write(table, pre_aggregate(TABLES[table], lines[start : start + batch]))
+                    sink.write(table, pre_aggregate(schema, lines[start : start + batch]))
                     inserts += 1
                 spent = cpu_seconds() - started
                 print(

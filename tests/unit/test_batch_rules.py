@@ -69,7 +69,7 @@ def test_adaptive_size_shrinks_on_slow_flushes_and_grows_on_backlog_within_bound
 
 
 def test_seed_defaults_and_config_overrides() -> None:
-    assert DEFAULTS["events"] == Policy(Strategy.HYBRID, 1000, 2.0, 10 * 2**20)
+    assert DEFAULTS["events"] == Policy(Strategy.HYBRID, 5000, 2.0, 10 * 2**20)
     assert DEFAULTS["payments"].strategy is Strategy.IMMEDIATE
     assert DEFAULTS["payments"].retries == 5
     assert DEFAULTS["mthreads"].strategy is Strategy.TIME

@@ -30,6 +30,7 @@ class CursorJournal:
     def __init__(self, path: Path, persist: bool = True) -> None:
         self.path = path
         self.persist = persist  # False in SpoolMode memory: nothing to resume after a restart
+        self._dir_made = False
 
     def load(self, default_safe: int) -> CursorState:
         if not self.persist:
@@ -53,7 +54,9 @@ class CursorJournal:
             {"safe": state.safe, "committed": state.committed, "inflight": state.inflight}
         )
         tmp = self.path.with_suffix(".tmp")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self._dir_made:  # once, not on every save: saves come twice per batch
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._dir_made = True
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.write(fd, data)
