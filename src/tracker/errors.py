@@ -52,6 +52,10 @@ class Unavailable(TrackerError):
         self.retry_after = retry_after
 
 
+class SpoolFailed(Unavailable):
+    """The disk refused the spool's write or sync: nothing is accepted until a restart."""
+
+
 class StorageUnavailable(Unavailable):
     pass
 

@@ -19,7 +19,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-DROP_REASONS = ("invalid", "oversize", "spool_full", "no_consent", "sink_rejected")
+DROP_REASONS = (
+    "invalid", "oversize", "spool_full", "spool_error", "no_consent", "sink_rejected"
+)  # fmt: skip
 
 
 @dataclass

@@ -117,6 +117,8 @@ def test_a_spool_the_disk_refuses_answers_503_and_the_server_stays_up(
 
         ping = client.get("/ping")
         assert (ping.status_code, ping.text) == (200, "pong")
+        assert served.app.rt.metrics.dropped["spool_error"] == 2
+        assert served.app.rt.metrics.dropped["spool_full"] == 0
 
     served.stop()  # the "restart": the spool directory opened afresh, the disk healthy again
     disk.disarm()

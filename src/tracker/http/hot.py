@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from tracker.errors import PayloadTooLarge, TrackerError, Unavailable
+from tracker.errors import PayloadTooLarge, SpoolFailed, TrackerError, Unavailable
 from tracker.http.request import Receive, Request, Scope, Send, from_scope, parse_events, read_body
 from tracker.http.responses import (
     NO_STORE,
@@ -64,6 +64,8 @@ def log_unexpected(route: str, exc: Exception) -> None:
 def drop_reason(exc: TrackerError) -> str:
     if isinstance(exc, PayloadTooLarge):
         return "oversize"
+    if isinstance(exc, SpoolFailed):
+        return "spool_error"
     if isinstance(exc, Unavailable):
         return "spool_full"
     return "invalid"

@@ -18,7 +18,7 @@ import collections
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from tracker.errors import Unavailable
+from tracker.errors import SpoolFailed, Unavailable
 from tracker.plan.event_rows import Record
 from tracker.spool.log import Entry, Log
 
@@ -75,11 +75,11 @@ class LogSpool:
                 "The tracker's spool is full; retry later.", retry_after=SPOOL_FULL_RETRY_AFTER
             )
         if self.has_failed():
-            raise Unavailable(SPOOL_FAILED)
+            raise SpoolFailed(SPOOL_FAILED)
         try:
             end = self.log.append(encode(records))
         except OSError as exc:  # the syncer has failed and its report is still on its way
-            raise Unavailable(SPOOL_FAILED) from exc
+            raise SpoolFailed(SPOOL_FAILED) from exc
         if not self.durable or self.log.durable_end >= end:
             return
         self._loop = asyncio.get_running_loop()
@@ -114,7 +114,7 @@ class LogSpool:
         while self._waiters:
             _, future = self._waiters.popleft()
             if not future.done():
-                future.set_exception(Unavailable(SPOOL_FAILED))
+                future.set_exception(SpoolFailed(SPOOL_FAILED))
 
     def _resolve(self, end: int) -> None:
         waiters = self._waiters
