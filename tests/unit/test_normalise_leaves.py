@@ -41,7 +41,7 @@ from tracker.normalise.hashing import (
     password_sha1,
     private_hash,
 )
-from tracker.normalise.ids import ZERO_UUID, new_id, parse_uuid
+from tracker.normalise.ids import ZERO_UUID, new_id, parse_uuid, parse_uuid_text, uuid_text
 from tracker.normalise.ja4h import cookie_names, ja4h
 from tracker.normalise.params import EXCLUDED_KEYS, build_params, convert_value
 from tracker.normalise.urls import UrlFilter, is_internal_route
@@ -118,18 +118,18 @@ _CANONICAL = "0f8fad5b-d9cb-469f-a165-70867728950e"
 _EXPECTED_UUID = uuid.UUID(_CANONICAL)
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        _CANONICAL,
-        _CANONICAL.upper(),
-        "0f8fad5bd9cb469fa16570867728950e",
-        "{0f8fad5b-d9cb-469f-a165-70867728950e}",
-        "urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e",
-        "URN:UUID:0F8FAD5B-D9CB-469F-A165-70867728950E",
-        "  \t0f8fad5b-d9cb-469f-a165-70867728950e\n",
-    ],
-)
+_GO_FORMS = [
+    _CANONICAL,
+    _CANONICAL.upper(),
+    "0f8fad5bd9cb469fa16570867728950e",
+    "{0f8fad5b-d9cb-469f-a165-70867728950e}",
+    "urn:uuid:0f8fad5b-d9cb-469f-a165-70867728950e",
+    "URN:UUID:0F8FAD5B-D9CB-469F-A165-70867728950E",
+    "  \t0f8fad5b-d9cb-469f-a165-70867728950e\n",
+]
+
+
+@pytest.mark.parametrize("text", _GO_FORMS)
 def test_parse_uuid_accepts_the_go_forms(text: str) -> None:
     assert parse_uuid(text) == _EXPECTED_UUID
 
@@ -158,6 +158,22 @@ def test_parse_uuid_accepts_the_go_forms(text: str) -> None:
 )
 def test_parse_uuid_rejects_everything_else(value: object) -> None:
     assert parse_uuid(value) is None
+
+
+@pytest.mark.parametrize("text", _GO_FORMS)
+def test_parse_uuid_text_gives_the_uuid_and_its_canonical_text(text: str) -> None:
+    parsed = parse_uuid_text(text)
+    assert parsed is not None
+    assert parsed == (_EXPECTED_UUID, str(_EXPECTED_UUID))
+    assert parsed[0].is_safe == uuid.SafeUUID.unknown
+    assert uuid_text(parsed[0]) == str(_EXPECTED_UUID)
+
+
+def test_new_ids_are_real_uuids_and_render_like_str() -> None:
+    made = new_id()
+    assert made == uuid.UUID(str(made))
+    assert hash(made) == hash(uuid.UUID(int=made.int))
+    assert uuid_text(made) == str(made)
 
 
 def test_zero_uuid_is_all_zero_bits() -> None:

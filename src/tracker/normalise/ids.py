@@ -18,7 +18,7 @@ import time
 import uuid
 from functools import lru_cache
 
-__all__ = ["ZERO_UUID", "new_id", "parse_uuid", "uuid_text"]
+__all__ = ["ZERO_UUID", "new_id", "parse_uuid", "parse_uuid_text", "uuid_text"]
 
 ZERO_UUID = uuid.UUID(int=0)
 
@@ -28,29 +28,71 @@ _CANONICAL = re.compile(
 )
 _URN_PREFIX = "urn:uuid:"
 
+# `uuid.UUID(int=n)` checks its five keyword forms and the range in Python code; building the
+# object directly, as CPython 3.14's own `UUID._from_int` does, costs about half as much. Only
+# for ints known to fit in 128 bits (32 hex digits, or the UUIDv7 layout below).
+_new_object = object.__new__
+_set_slot = object.__setattr__
+_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
+
+
+def _uuid_from_int(value: int) -> uuid.UUID:
+    """``uuid.UUID(int=value)`` for a ``value`` in [0, 2**128)."""
+    made = _new_object(uuid.UUID)
+    _set_slot(made, "int", value)
+    _set_slot(made, "is_safe", _UNKNOWN_SAFETY)
+    return made
+
 
 def parse_uuid(value: object) -> uuid.UUID | None:
     """Parse a UUID string in any form Go's `uuid.Parse` accepts; anything else gives None."""
     if not isinstance(value, str) or not value:
         return None
+    parsed = _parse_text(value)
+    return parsed[0] if parsed is not None else None
+
+
+def parse_uuid_text(value: object) -> tuple[uuid.UUID, str] | None:
+    """`parse_uuid` and the canonical text of the result (``str(uuid)``) in one step."""
+    if not isinstance(value, str) or not value:
+        return None
     return _parse_text(value)
 
 
-@lru_cache(maxsize=4096)
+# Text of recent UUIDs (bounded: cleared when full). `_parse_text` fills it with the text it has
+# anyway, so rendering a parsed id never runs `UUID.__str__`. A plain dict is cheaper to hit than
+# an `lru_cache`; a race between a clear and an insert only costs a later re-render.
+_TEXT_CACHE_LIMIT = 4096
+_texts: dict[uuid.UUID, str] = {}
+
+
+def _remember_text(value: uuid.UUID, text: str) -> None:
+    if len(_texts) >= _TEXT_CACHE_LIMIT:
+        _texts.clear()
+    _texts[value] = text
+
+
 def uuid_text(value: uuid.UUID) -> str:
     """``str(value)``, memoised: an event's eid, vid and sid are rendered by `normalise` and
     again by several rows of its write plan, and `UUID.__str__` is Python code."""
-    return str(value)
+    text = _texts.get(value)
+    if text is None:
+        text = str(value)
+        _remember_text(value, text)
+    return text
 
 
 @lru_cache(maxsize=4096)
-def _parse_text(value: str) -> uuid.UUID | None:
+def _parse_text(value: str) -> tuple[uuid.UUID, str] | None:
     # Memoised: the same vid/sid/uid strings come back on every event of a visitor, and building
     # a UUID object is most of the cost. UUIDs are immutable, so sharing them is safe.
     s = value.strip()
     n = len(s)
     if n == 32:
-        return uuid.UUID(int=int(s, 16)) if _HEX32.fullmatch(s) else None
+        if _HEX32.fullmatch(s) is None:
+            return None
+        parsed = _uuid_from_int(int(s, 16))
+        return parsed, uuid_text(parsed)
     if n == 38:
         if s[0] != "{" or s[37] != "}":
             return None
@@ -63,7 +105,10 @@ def _parse_text(value: str) -> uuid.UUID | None:
         return None
     if _CANONICAL.fullmatch(s) is None:
         return None
-    return uuid.UUID(int=int(s.replace("-", ""), 16))
+    # The 36 checked characters lowercased are exactly what `str(UUID)` renders.
+    parsed, text = _uuid_from_int(int(s.replace("-", ""), 16)), s.lower()
+    _remember_text(parsed, text)
+    return parsed, text
 
 
 # --- UUIDv7 ----------------------------------------------------------------------------------
@@ -136,4 +181,4 @@ def new_id() -> uuid.UUID:
         | tail
         | _VERSION_7_AND_VARIANT
     )
-    return uuid.UUID(int=value)
+    return _uuid_from_int(value)

@@ -45,6 +45,17 @@ def _canonical(name: str) -> str:
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
 
+@lru_cache(maxsize=512)
+def _map_key(name: str) -> str | None:
+    """The key Go's header map holds a lowercase header `name` under; None if it never holds it.
+
+    Memoised, like `_canonical`: a request's header names are the few its client always sends."""
+    if name in _NOT_IN_GO_HEADER_MAP or name.startswith(":"):
+        return None
+    return _canonical(name)
+
+
+@lru_cache(maxsize=64)
 def _http_version(version: str) -> str:
     """`20` for HTTP/2, else `11`. Takes ASGI (`2`) and Go (`HTTP/2.0`) spellings."""
     v = version.strip().upper().removeprefix("HTTP/")
@@ -74,9 +85,9 @@ def ja4h(
     """
     first_values: dict[str, str] = {}
     for name, value in headers:
-        if name in _NOT_IN_GO_HEADER_MAP or name.startswith(":"):
-            continue
-        first_values.setdefault(_canonical(name), value)
+        key = _map_key(name)
+        if key is not None:
+            first_values.setdefault(key, value)
     count = len(first_values)
     has_referer = bool(first_values.get("Referer"))
     if first_values.get("Cookie"):

@@ -196,8 +196,12 @@ def build_params(top_level: Mapping[str, object], nested: object) -> dict[str, o
     are merged (nested wins), excluded keys are removed from the top level of the result, and
     every value is converted with `convert_value`. Returns `{}` when nothing is left.
     """
+    # `key in EXCLUDED_KEYS` first: value-map keys are already lowercase, so most excluded keys
+    # are found without building a lowercased copy (the lowercase test alone decides the rest).
     merged: dict[object, object] = {
-        key: value for key, value in top_level.items() if key.lower() not in EXCLUDED_KEYS
+        key: value
+        for key, value in top_level.items()
+        if key not in EXCLUDED_KEYS and key.lower() not in EXCLUDED_KEYS
     }
     inner = _nested_object(nested)
     if inner:

@@ -66,6 +66,8 @@ def _int_coercer(type_name: str) -> Coercer:
     low, high = INT_RANGES[type_name]
 
     def coerce(value: Any) -> Any:
+        if type(value) is int:  # the common case first (`bool` is a subclass, handled below)
+            return value if low <= value <= high else Missing
         if isinstance(value, bool):
             return int(value)
         if isinstance(value, float):
@@ -92,6 +94,8 @@ def _int_coercer(type_name: str) -> Coercer:
 
 
 def to_float(value: Any) -> Any:
+    if type(value) is float:  # the common case first
+        return value if math.isfinite(value) else Missing
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, int | float):
@@ -176,8 +180,20 @@ def to_datetime(value: Any) -> Any:
 def to_date(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(UTC).date().isoformat()
+    if isinstance(value, str) and len(value) <= _DATE_TEXT_CACHE_CHARS:
+        return _date_of_text(value)
+    return _date_of(value)
+
+
+def _date_of(value: Any) -> Any:
     parsed = parse_time(value)
     return parsed.date().isoformat() if parsed is not None and parsed.year >= 1970 else Missing
+
+
+# Memoised for short texts: every client event's `dailies` row carries the day as text, and
+# parsing it back costs a few µs. The length bound keeps client-sent text from filling memory.
+_DATE_TEXT_CACHE_CHARS = 40
+_date_of_text = lru_cache(maxsize=256)(_date_of)
 
 
 def _array(item: Coercer, split_strings: bool) -> Coercer:
@@ -248,15 +264,22 @@ def coerce_row(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
     if len(values) < len(table_coercers):
         for name, value in values.items():
             coerce = table_coercers.get(name)
-            if coerce is not None and value is not None:
-                converted = coerce(value)
-                if converted is not Missing:
-                    row[name] = converted
+            if coerce is None or value is None:
+                continue
+            if coerce is to_string and type(value) is str:
+                row[name] = value  # most values: what `to_string` returns, without the call
+                continue
+            converted = coerce(value)
+            if converted is not Missing:
+                row[name] = converted
         return row
     for name, coerce in table_coercers.items():
         if name in values:
             value = values[name]
             if value is None:
+                continue
+            if coerce is to_string and type(value) is str:
+                row[name] = value
                 continue
             converted = coerce(value)
             if converted is not Missing:

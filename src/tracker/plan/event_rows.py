@@ -46,9 +46,10 @@ def events_row(event: Event) -> dict[str, Any]:
     if isinstance(content, str):
         row["content"] = content
     row.update(
-        eid=uuid_text(event.eid),
-        vid=uuid_text(event.vid),
-        sid=uuid_text(event.sid),
+        # The ids' text, which `normalise` put in V (step 5): `uuid_text` would give the same.
+        eid=v["eid"],
+        vid=v["vid"],
+        sid=v["sid"],
         device_id=v.get("did"),
         cflags=event.cflags,
         created_at=event.created_at,
@@ -175,7 +176,6 @@ def client_records(event: Event) -> list[Record]:
     """Rows only client events write (storage.md §1.4), minus those the views feed."""
     v = event.values
     day = event.created_at.date().isoformat()
-    people = {"hhash": event.hhash, "vid": uuid_text(event.vid), "sid": uuid_text(event.sid)}
     records = [record("dailies", {"ip": event.ip or event.iphash, "day": day, "total": 1})]
     if event.new_visitor:
         records.append(record("counters", {"id": "vids_created", "total": 1, "date": day}))
@@ -202,9 +202,12 @@ def client_records(event: Event) -> list[Record]:
             )
         )
     uid = parse_uuid(v.get("uid"))
+    if uid is None and not (event.uhash or event.ehash or event.chash):
+        return records  # most events: none of the rows below, so no `people` to build
+    people = {"hhash": event.hhash, "vid": uuid_text(event.vid), "sid": uuid_text(event.sid)}
     if uid is not None:
         records.append(
-            record("userhosts", {**people, "uid": str(uid), "created_at": event.created_at})
+            record("userhosts", {**people, "uid": uuid_text(uid), "created_at": event.created_at})
         )
     for table, column, value in (
         ("usernames", "uhash", event.uhash),
