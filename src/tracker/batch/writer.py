@@ -93,7 +93,12 @@ class SinkWriter:
         self.tables: dict[str, TableState] = {}
         self._replay: dict[str, collections.deque[tuple[int, int]]] = {}
         self._dirty = False
-        self._wake = threading.Condition()
+        # Wake-ups: `_kick` is released once per wake-up (a bare lock, not a Condition: in
+        # memory mode `_on_data` runs on every request, and `Condition.notify` is Python code).
+        self._kick = threading.Lock()
+        self._kick.acquire()
+        self._kick_guard = threading.Lock()
+        self._signalled = False
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._deadline = 0.0
@@ -121,10 +126,9 @@ class SinkWriter:
         """Write what the spool holds, for at most ``timeout`` s; True when everything landed."""
         if self._thread is None:
             return True
-        with self._wake:
-            self._stopping = True
-            self._deadline = self.clock() + timeout
-            self._wake.notify()
+        self._deadline = self.clock() + timeout
+        self._stopping = True
+        self._wake_up()
         self._thread.join(timeout + 5.0)
         self._thread = None
         return self.caught_up()
@@ -139,8 +143,19 @@ class SinkWriter:
         return self.state.safe
 
     def _on_data(self, end: int) -> None:
-        with self._wake:
-            self._wake.notify()
+        self._wake_up()
+
+    def _wake_up(self) -> None:
+        with self._kick_guard:
+            if not self._signalled:  # one pending wake-up is enough: the loop reads to the end
+                self._signalled = True
+                self._kick.release()
+
+    def _sleep(self, seconds: float) -> None:
+        """Until `_wake_up` or ``seconds``; a wake-up that came before the sleep ends it at once."""
+        if self._kick.acquire(timeout=seconds):
+            with self._kick_guard:
+                self._signalled = False
 
     # -- the loop -----------------------------------------------------------------------------
     def _buffered_bytes(self) -> int:
@@ -165,8 +180,7 @@ class SinkWriter:
                 return
             if self.pos < self.spool.end and self._buffered_bytes() < self.max_buffered_bytes:
                 continue
-            with self._wake:
-                self._wake.wait(self._next_wakeup(self.clock()))
+            self._sleep(self._next_wakeup(self.clock()))
 
     def _next_wakeup(self, now: float) -> float:
         wake = now + 0.5

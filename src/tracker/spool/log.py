@@ -148,10 +148,13 @@ class SegmentedLog:
         self._durable = 0
         self._pending: list[tuple[int, bytes]] = []  # (fd, frame) queued for the syncer
         self._syncer_idle = False  # the syncer waits for appends: the next one must wake it
+        # Held while the syncer may sleep; released once to wake it. A bare lock, not a Condition:
+        # waking the syncer is on every request's path, and `Condition.notify` is Python code.
+        self._kick = threading.Lock()
+        self._kick.acquire()
         self._failed: OSError | None = None
         self._to_close: list[int] = []
         self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
         self._closed = False
         self._released = 0
         self.on_durable: Callable[[int], None] = lambda end: None
@@ -239,7 +242,7 @@ class SegmentedLog:
             self._pending.append((self._write_fd, data))
             self._end += len(data)
             if self._syncer_idle:  # a busy syncer takes this frame after its current sync
-                self._wake.notify()
+                self._wake_syncer()
             return self._end
 
     def _rotate(self) -> None:
@@ -251,13 +254,18 @@ class SegmentedLog:
         self._fsync_dir()
 
     # -- group commit (its own thread) --------------------------------------------------------
+    def _wake_syncer(self) -> None:
+        """Wake the idle syncer; the caller holds ``_lock`` and saw ``_syncer_idle``."""
+        self._syncer_idle = False
+        self._kick.release()
+
     def _sync_loop(self) -> None:
         while True:
             with self._lock:
-                while not self._pending and not self._closed:
-                    self._syncer_idle = True
-                    self._wake.wait()
-                    self._syncer_idle = False
+                idle = self._syncer_idle = not self._pending and not self._closed
+            if idle:
+                self._kick.acquire()  # until `_wake_syncer` (an append or close) releases it
+            with self._lock:
                 if not self._pending and self._closed:
                     return
                 pending, self._pending = self._pending, []
@@ -353,7 +361,8 @@ class SegmentedLog:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            self._wake.notify()
+            if self._syncer_idle:
+                self._wake_syncer()
         self._syncer.join()
         with contextlib.suppress(OSError):
             os.fsync(self._write_fd)
