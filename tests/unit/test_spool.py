@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from tracker.errors import Unavailable
 from tracker.spool import LogSpool, decode, encode
-from tracker.spool.log import HEADER, MemoryLog, SegmentedLog
+from tracker.spool.log import HEADER, MemoryLog, SegmentedLog, Wakeup
 
 
 def wait_durable(log: SegmentedLog, end: int) -> None:
@@ -144,3 +145,16 @@ def test_memory_mode_answers_at_once_and_frees_what_readers_passed() -> None:
     assert len(entries) == 2
     spool.release(entries[0].end)
     assert [e.start for e in spool.read(0, 1 << 20)] == [entries[1].start]
+
+
+def test_a_wakeup_set_before_the_wait_is_kept_and_several_count_once() -> None:
+    wakeup = Wakeup()
+    assert wakeup.wait(0.01) is False  # nothing set: the wait times out
+    wakeup.set()
+    wakeup.set()
+    assert wakeup.wait(0.01) is True  # set before the wait: not lost
+    assert wakeup.wait(0.01) is False  # the two sets were one wake-up
+    setter = threading.Timer(0.05, wakeup.set)
+    setter.start()
+    assert wakeup.wait(5.0) is True  # set from another thread while waiting
+    setter.join()

@@ -33,7 +33,7 @@ from tracker.metrics import Metrics
 from tracker.schema.tables import TABLES
 from tracker.sinks.base import Sink
 from tracker.spool import LogSpool, decode
-from tracker.spool.log import Entry
+from tracker.spool.log import Entry, Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +93,7 @@ class SinkWriter:
         self.tables: dict[str, TableState] = {}
         self._replay: dict[str, collections.deque[tuple[int, int]]] = {}
         self._dirty = False
-        # Wake-ups: `_kick` is released once per wake-up (a bare lock, not a Condition: in
-        # memory mode `_on_data` runs on every request, and `Condition.notify` is Python code).
-        self._kick = threading.Lock()
-        self._kick.acquire()
-        self._kick_guard = threading.Lock()
-        self._signalled = False
+        self._wakeup = Wakeup()  # new spool data (every request in memory mode), or stop
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._deadline = 0.0
@@ -128,7 +123,7 @@ class SinkWriter:
             return True
         self._deadline = self.clock() + timeout
         self._stopping = True
-        self._wake_up()
+        self._wakeup.set()
         self._thread.join(timeout + 5.0)
         self._thread = None
         return self.caught_up()
@@ -143,19 +138,7 @@ class SinkWriter:
         return self.state.safe
 
     def _on_data(self, end: int) -> None:
-        self._wake_up()
-
-    def _wake_up(self) -> None:
-        with self._kick_guard:
-            if not self._signalled:  # one pending wake-up is enough: the loop reads to the end
-                self._signalled = True
-                self._kick.release()
-
-    def _sleep(self, seconds: float) -> None:
-        """Until `_wake_up` or ``seconds``; a wake-up that came before the sleep ends it at once."""
-        if self._kick.acquire(timeout=seconds):
-            with self._kick_guard:
-                self._signalled = False
+        self._wakeup.set()
 
     # -- the loop -----------------------------------------------------------------------------
     def _buffered_bytes(self) -> int:
@@ -180,7 +163,7 @@ class SinkWriter:
                 return
             if self.pos < self.spool.end and self._buffered_bytes() < self.max_buffered_bytes:
                 continue
-            self._sleep(self._next_wakeup(self.clock()))
+            self._wakeup.wait(self._next_wakeup(self.clock()))
 
     def _next_wakeup(self, now: float) -> float:
         wake = now + 0.5

@@ -34,7 +34,7 @@ IDENTIFIER_FIELDS = (
 _IDENTIFIER_SET = frozenset(IDENTIFIER_FIELDS)
 
 # Fields that must be scalars; an object or array here is a client error, not something to store.
-SCALAR_FIELDS = frozenset(IDENTIFIER_FIELDS) - {"content"} | {
+SCALAR_FIELDS = _IDENTIFIER_SET - {"content"} | {
     "eid", "vid", "sid", "uid", "oid", "tid", "rid", "auth_id", "invoice_id",
     "url", "last", "score", "duration", "ver", "cflags", "country", "region", "city", "zip",
     "tz", "email", "cell", "uname", "ehash", "chash", "uhash", "acct", "outcome", "browser",

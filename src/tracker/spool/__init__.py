@@ -74,11 +74,9 @@ class LogSpool:
             raise Unavailable(
                 "The tracker's spool is full; retry later.", retry_after=SPOOL_FULL_RETRY_AFTER
             )
-        if self.has_failed():
-            raise SpoolFailed(SPOOL_FAILED)
         try:
             end = self.log.append(encode(records))
-        except OSError as exc:  # the syncer has failed and its report is still on its way
+        except OSError as exc:  # the log refuses appends once its syncer has failed
             raise SpoolFailed(SPOOL_FAILED) from exc
         if not self.durable or self.log.durable_end >= end:
             return

@@ -33,6 +33,35 @@ HEADER = struct.Struct("<II")
 SEGMENT_SUFFIX = ".log"
 
 
+class Wakeup:
+    """A wake-up for one sleeping thread: `set` from any thread, `wait` in the sleeper.
+
+    A `set` before the `wait` is kept, so none is lost, and several count as one (the woken thread
+    reads all there is). Two bare locks, not `threading.Event` or `Condition`, whose methods are
+    Python code: the spool sets it on every request.
+    """
+
+    def __init__(self) -> None:
+        self._signal = threading.Lock()  # released while a wake-up is pending
+        self._signal.acquire()
+        self._guard = threading.Lock()
+        self._pending = False
+
+    def set(self) -> None:
+        with self._guard:
+            if not self._pending:
+                self._pending = True
+                self._signal.release()
+
+    def wait(self, timeout: float = -1) -> bool:
+        """Until `set` (True) or ``timeout`` seconds (False); ``-1`` waits for ever."""
+        woken = self._signal.acquire(timeout=timeout)
+        if woken:
+            with self._guard:
+                self._pending = False
+        return woken
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     start: int
@@ -147,11 +176,7 @@ class SegmentedLog:
         self._end = 0
         self._durable = 0
         self._pending: list[tuple[int, bytes]] = []  # (fd, frame) queued for the syncer
-        self._syncer_idle = False  # the syncer waits for appends: the next one must wake it
-        # Held while the syncer may sleep; released once to wake it. A bare lock, not a Condition:
-        # waking the syncer is on every request's path, and `Condition.notify` is Python code.
-        self._kick = threading.Lock()
-        self._kick.acquire()
+        self._wakeup = Wakeup()  # set by appends and close; the syncer waits on it when idle
         self._failed: OSError | None = None
         self._to_close: list[int] = []
         self._lock = threading.Lock()
@@ -241,8 +266,7 @@ class SegmentedLog:
                 self._rotate()
             self._pending.append((self._write_fd, data))
             self._end += len(data)
-            if self._syncer_idle:  # a busy syncer takes this frame after its current sync
-                self._wake_syncer()
+            self._wakeup.set()  # a busy syncer takes this frame after its current sync
             return self._end
 
     def _rotate(self) -> None:
@@ -254,23 +278,17 @@ class SegmentedLog:
         self._fsync_dir()
 
     # -- group commit (its own thread) --------------------------------------------------------
-    def _wake_syncer(self) -> None:
-        """Wake the idle syncer; the caller holds ``_lock`` and saw ``_syncer_idle``."""
-        self._syncer_idle = False
-        self._kick.release()
-
     def _sync_loop(self) -> None:
         while True:
             with self._lock:
-                idle = self._syncer_idle = not self._pending and not self._closed
-            if idle:
-                self._kick.acquire()  # until `_wake_syncer` (an append or close) releases it
-            with self._lock:
-                if not self._pending and self._closed:
-                    return
                 pending, self._pending = self._pending, []
-                target = self._end
-                closing, self._to_close = self._to_close, []
+                target, closed = self._end, self._closed
+                closing, self._to_close = self._to_close, []  # only ever with a pending frame
+            if not pending:
+                if closed:
+                    return
+                self._wakeup.wait()  # until an append or close
+                continue
             try:
                 self._write_and_sync(pending)  # releases the GIL; appends go on meanwhile
             except OSError as exc:
@@ -361,8 +379,7 @@ class SegmentedLog:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            if self._syncer_idle:
-                self._wake_syncer()
+        self._wakeup.set()
         self._syncer.join()
         with contextlib.suppress(OSError):
             os.fsync(self._write_fd)
