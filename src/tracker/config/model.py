@@ -203,9 +203,15 @@ class Settings:
     batch_policies: tuple[tuple[str, BatchPolicyConfig], ...] = ()
 
     @property
-    def database(self) -> str:
-        """The ClickHouse database: `Context` of the first enabled ClickHouse Notify entry, else sfpla."""
+    def clickhouse(self) -> Service | None:
+        """The first enabled ClickHouse `Notify` entry (the one place that looks it up)."""
         for service in self.notify:
             if service.service == "clickhouse" and not service.skip:
-                return service.context or DEFAULT_DATABASE
-        return DEFAULT_DATABASE
+                return service
+        return None
+
+    @property
+    def database(self) -> str:
+        """The ClickHouse database: `Context` of the enabled ClickHouse Notify entry, else sfpla."""
+        service = self.clickhouse
+        return (service.context if service else "") or DEFAULT_DATABASE
