@@ -33,13 +33,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from uuid import UUID
 
 import orjson
 
-from tracker.errors import BadRequest, TrackerError
+from tracker.errors import BadRequest, Unauthorized
 from tracker.normalise.hashing import password_sha1
-from tracker.normalise.ids import parse_uuid
+from tracker.normalise.ids import Uuid, parse_uuid
 from tracker.plan.coerce import format_time
 
 __all__ = [
@@ -63,12 +62,6 @@ VERIFIED_TTL = 60.0
 VERIFIED_MAX = 256
 
 QueryFn = Callable[..., bytes]
-
-
-class Unauthorized(TrackerError):
-    """Missing or wrong credentials (401); the message never says which."""
-
-    status = 401
 
 
 WRONG = "Unknown account or wrong password."
@@ -125,7 +118,7 @@ def verify_password(password: str, stored: str) -> bool:
 
 @dataclass(frozen=True)
 class Credentials:
-    uid: UUID
+    uid: Uuid
     password: str
 
 
@@ -172,16 +165,16 @@ class Accounts:
         self.query = query
         self.clock = clock
         self._key = os.urandom(32)
-        self._verified: OrderedDict[tuple[UUID, str], tuple[bytes, float]] = OrderedDict()
+        self._verified: OrderedDict[tuple[Uuid, str], tuple[bytes, float]] = OrderedDict()
         self._lock = threading.Lock()  # authenticate runs in worker threads
         self._dummy = hash_password(os.urandom(12).hex())
 
-    def stored_password(self, uid: UUID) -> str | None:
+    def stored_password(self, uid: Uuid) -> str | None:
         output = self.query(
             "SELECT pwd FROM accounts FINAL WHERE uid = {uid:UUID} "
             "ORDER BY updated_at DESC LIMIT 1",
             "JSONEachRow",
-            params={"uid": str(uid)},
+            params={"uid": uid},
         )
         line = output.strip()
         if not line:
@@ -212,21 +205,21 @@ class Accounts:
                     self._verified.popitem(last=False)
 
 
-def new_account(uid_text: str | None, password: str) -> tuple[UUID, str]:
+def new_account(uid_text: str | None, password: str) -> tuple[Uuid, str]:
     """``tracker accounts add``: the account id (given, or a new random one) and its INSERT."""
-    uid = uuid.uuid4() if not uid_text else parse_uuid(uid_text)
+    uid = Uuid(str(uuid.uuid4())) if not uid_text else parse_uuid(uid_text)
     if uid is None:
         raise BadRequest(f"--uid {uid_text!r} is not a UUID.")
     return uid, add_account_sql(uid, password)
 
 
-def add_account_sql(uid: UUID, password: str, now: datetime | None = None) -> str:
+def add_account_sql(uid: Uuid, password: str, now: datetime | None = None) -> str:
     """An INSERT of a new account (scrypt form); the row travels as JSON data, not SQL text."""
     if not password:
         raise BadRequest("The password must not be empty.")
     moment = format_time(now or datetime.now(UTC))
     row = {
-        "uid": str(uid),
+        "uid": uid,
         "pwd": hash_password(password),
         "created_at": moment,
         "updated_at": moment,

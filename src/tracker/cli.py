@@ -165,7 +165,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     import uvicorn
 
-    from tracker.app import TrackerApp
+    from tracker.http.app import TrackerApp
     from tracker.http.limits import server_options
 
     app = TrackerApp(settings)

@@ -1,19 +1,22 @@
 """Exceptions of the tracker, each carrying the HTTP status it maps to.
 
-    TrackerError                      base; never raised itself
+    TrackerError (500)                base; raised itself only for a bug of ours
     ├── BadRequest (400)              the client sent something we cannot use
     │   ├── InvalidJson (400)         the body is not JSON
     │   └── InvalidEvent (400)        JSON, but not an event (wrong shape or types)
+    ├── Unauthorized (401)            missing or wrong credentials
+    ├── NotFound (404)                no route, file, short link or record here
+    ├── MethodNotAllowed (405)        the route does not take this method
     ├── PayloadTooLarge (413)         body over MaxBodyBytes
     ├── Unavailable (503)             we cannot take the event now; carries Retry-After
-    │   └── StorageUnavailable (503)  the sink is down (health)
+    │   └── SpoolFailed (503)         the disk refused the spool's write or sync
     ├── ConfigError                   (tracker.config) a bad config.json / env / flag value
     └── SinkError                     a sink failed; raised at the sink seam, translated from
         ├── SinkRejected              the database refused the rows (bad data: never retried)
         └── SinkUnreachable           network / server trouble (retried)
     DataDirInUse                      another process owns the data directory
 
-One helper (`tracker.http.responses.respond_error`) renders every `TrackerError` as
+One function (`tracker.http.responses.render_error`) renders every `TrackerError` as
 `{"ok": false, "error": "...", "status": N}`.
 """
 
@@ -40,6 +43,20 @@ class InvalidEvent(BadRequest):
     pass
 
 
+class Unauthorized(TrackerError):
+    """Missing or wrong credentials; the message never says which."""
+
+    status = 401
+
+
+class NotFound(TrackerError):
+    status = 404
+
+
+class MethodNotAllowed(TrackerError):
+    status = 405
+
+
 class PayloadTooLarge(TrackerError):
     status = 413
 
@@ -54,10 +71,6 @@ class Unavailable(TrackerError):
 
 class SpoolFailed(Unavailable):
     """The disk refused the spool's write or sync: nothing is accepted until a restart."""
-
-
-class StorageUnavailable(Unavailable):
-    pass
 
 
 class SinkError(TrackerError):

@@ -18,11 +18,11 @@ from tracker.batch.policy import Policy, Strategy
 from tracker.batch.writer import SinkWriter
 from tracker.errors import SinkUnreachable
 from tracker.metrics import Metrics
-from tracker.plan.event_rows import Record, record
+from tracker.plan.rows import record
 from tracker.sinks.chdb import ChdbSink
 from tracker.sinks.faults import FaultInjectingSink
-from tracker.spool import LogSpool
-from tracker.spool.log import SegmentedLog
+from tracker.spool import LogSpool, Record
+from tracker.spool.segmented import SegmentedLog
 
 EVENTS_BY_SIZE = {"events": Policy(Strategy.SIZE, max_rows=1000, max_seconds=3600)}
 
@@ -45,7 +45,9 @@ def event_records(count: int, marker: str = "") -> list[Record]:
 class Harness:
     def __init__(self, tmp_path: Path, sink: object, policies: dict[str, Policy]) -> None:
         self.tmp_path = tmp_path
-        self.spool = LogSpool(SegmentedLog(tmp_path / "spool"), max_bytes=1 << 30, durable=True)
+        self.spool = LogSpool(
+            SegmentedLog(tmp_path / "spool"), max_bytes=1 << 30, durable=True, epoch="test"
+        )
         self.metrics = Metrics()
         self.writer = SinkWriter(
             sink,  # type: ignore[arg-type]
@@ -54,7 +56,6 @@ class Harness:
             policies,
             self.metrics,
             DeadLetters(tmp_path / "dead", "clickhouse"),
-            epoch="test",
             breaker=CircuitBreaker(time.monotonic, threshold=2, reset_seconds=0.2),
             on_progress=lambda: self.spool.release(self.writer.safe),
         )

@@ -22,11 +22,11 @@ import uvicorn
 from tests.conftest import free_port
 from tests.unit.test_spool_failure import FaultyOs, syncers
 
-import tracker.spool.log as spool_log
-from tracker.app import TrackerApp
+import tracker.spool.segmented as spool_log
 from tracker.config import load_settings
+from tracker.http.app import TrackerApp
 from tracker.spool import decode
-from tracker.spool.log import SegmentedLog
+from tracker.spool.segmented import SegmentedLog
 
 WAIT = 10.0  # seconds; only reached when a test fails
 

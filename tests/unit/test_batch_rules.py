@@ -75,9 +75,9 @@ def test_seed_defaults_and_config_overrides() -> None:
     assert DEFAULTS["mthreads"].strategy is Strategy.TIME
     assert DEFAULTS["mthreads"].max_seconds == 5.0
     assert DEFAULTS["visitors"].strategy is Strategy.SIZE
-    table = policies(max_rows=5000, max_seconds=0.5, per_table={"hosts": Policy(Strategy.MEMORY)})
+    table = policies(max_rows=5000, max_seconds=0.5)
     assert (table["events"].max_rows, table["events"].max_seconds) == (5000, 0.5)
-    assert table["hosts"].strategy is Strategy.MEMORY
+    assert table["hosts"] == DEFAULTS["hosts"]
 
 
 def test_the_breaker_opens_after_the_threshold_then_half_opens_and_closes() -> None:

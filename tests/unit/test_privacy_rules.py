@@ -1,4 +1,4 @@
-"""Consent decisions and prune-rule compilation, without a store."""
+"""The analytics consent gate and prune-rule compilation, without a store."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tracker.config import PruneField, PruneRule, Settings
-from tracker.normalise.consent_policy import ConsentPolicy, allows_marketing
+from tracker.config import PruneField, PruneRule
 from tracker.normalise.event import NormaliseContext, Origin, normalise
 from tracker.normalise.geoip import GeoRecord
 from tracker.normalise.urls import UrlFilter
@@ -35,19 +34,6 @@ class CountingGeoIP:
     def lookup(self, ip: str) -> GeoRecord | None:
         self.asked += 1
         return None
-
-
-def test_marketing_consent_is_a_bit_test_not_a_numeric_comparison() -> None:
-    settings = Settings(cflags_marketing=4096)
-    assert allows_marketing(4096 | 1, settings)
-    assert not allows_marketing(8192, settings)  # Go: 8192 >= 4096 passed
-    assert not allows_marketing(4095, settings)
-
-
-def test_events_without_cflags_reach_marketing_only_with_cflags_ignore() -> None:
-    assert not ConsentPolicy(marketing=0).allows_marketing(None)
-    assert ConsentPolicy(marketing=4096, send_without_cflags=True).allows_marketing(None)
-    assert not ConsentPolicy(marketing=4096, send_without_cflags=True).allows_marketing(1)
 
 
 def test_an_event_without_the_analytics_bits_is_refused_before_any_enrichment() -> None:

@@ -12,7 +12,10 @@ import pytest
 
 from tracker.errors import Unavailable
 from tracker.spool import LogSpool, decode, encode
-from tracker.spool.log import HEADER, MemoryLog, SegmentedLog, Wakeup
+from tracker.spool.frame import HEADER
+from tracker.spool.memory import MemoryLog
+from tracker.spool.segmented import SegmentedLog
+from tracker.wakeup import Wakeup
 
 
 def wait_durable(log: SegmentedLog, end: int) -> None:
@@ -108,7 +111,7 @@ def test_offsets_continue_after_a_restart(tmp_path: Path) -> None:
 
 def test_append_returns_only_once_the_entry_is_durable(tmp_path: Path) -> None:
     log = SegmentedLog(tmp_path)
-    spool = LogSpool(log, max_bytes=1 << 30, durable=True)
+    spool = LogSpool(log, max_bytes=1 << 30, durable=True, epoch="test")
 
     async def send() -> None:
         await asyncio.gather(*(spool.append([("events", b"{}")]) for _ in range(50)))
@@ -119,7 +122,7 @@ def test_append_returns_only_once_the_entry_is_durable(tmp_path: Path) -> None:
 
 
 def test_a_full_spool_refuses_new_events_and_keeps_the_old(tmp_path: Path) -> None:
-    spool = LogSpool(SegmentedLog(tmp_path), max_bytes=200, durable=True)
+    spool = LogSpool(SegmentedLog(tmp_path), max_bytes=200, durable=True, epoch="test")
     accepted = 0
 
     async def fill() -> None:
@@ -138,7 +141,7 @@ def test_a_full_spool_refuses_new_events_and_keeps_the_old(tmp_path: Path) -> No
 
 def test_memory_mode_answers_at_once_and_frees_what_readers_passed() -> None:
     log = MemoryLog()
-    spool = LogSpool(log, max_bytes=1 << 20, durable=False)
+    spool = LogSpool(log, max_bytes=1 << 20, durable=False, epoch="test")
     asyncio.run(spool.append([("events", b"{}")]))
     asyncio.run(spool.append([("events", b"{}")]))
     entries = spool.read(0, 1 << 20)

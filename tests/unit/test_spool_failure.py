@@ -17,11 +17,10 @@ from typing import Any
 
 import pytest
 
-import tracker.spool.log as spool_log
+import tracker.spool.segmented as spool_log
 from tracker.errors import Unavailable
-from tracker.plan.event_rows import Record
-from tracker.spool import LogSpool, decode, encode
-from tracker.spool.log import SegmentedLog
+from tracker.spool import LogSpool, Record, decode, encode
+from tracker.spool.segmented import SegmentedLog
 
 WAIT = 5.0  # seconds; only reached when a test fails
 
@@ -137,7 +136,7 @@ def test_a_refused_write_or_sync_fails_the_append_and_keeps_what_was_durable(
     tmp_path: Path, disk: FaultyOs, call: str, code: int
 ) -> None:
     log = SegmentedLog(tmp_path)
-    spool = LogSpool(log, max_bytes=1 << 30, durable=True)
+    spool = LogSpool(log, max_bytes=1 << 30, durable=True, epoch="test")
     durable_before = 0
 
     async def main() -> None:
@@ -176,7 +175,7 @@ def test_a_refused_write_or_sync_fails_the_append_and_keeps_what_was_durable(
         assert again.durable_end == durable_before
     else:  # written but not synced: it may survive, whole (read checks every checksum)
         assert recovered in ([BEFORE], [BEFORE, DURING])
-    restarted = LogSpool(again, max_bytes=1 << 30, durable=True)
+    restarted = LogSpool(again, max_bytes=1 << 30, durable=True, epoch="test")
     run(lambda: acknowledged(restarted, [("events", b'{"eid":"after"}')]))
     assert payloads(again)[-1] == [("events", b'{"eid":"after"}')]
     restarted.close()
@@ -187,7 +186,7 @@ def test_a_short_write_then_no_space_leaves_a_torn_entry_that_the_restart_cuts(
     tmp_path: Path, disk: FaultyOs
 ) -> None:
     log = SegmentedLog(tmp_path)
-    spool = LogSpool(log, max_bytes=1 << 30, durable=True)
+    spool = LogSpool(log, max_bytes=1 << 30, durable=True, epoch="test")
 
     async def main() -> None:
         await acknowledged(spool, BEFORE)
@@ -214,7 +213,7 @@ def test_every_waiter_is_answered_even_those_queued_behind_the_failing_sync(
 ) -> None:
     """Appends queued while the failing sync runs are never synced: they must not hang."""
     log = SegmentedLog(tmp_path)
-    spool = LogSpool(log, max_bytes=1 << 30, durable=True)
+    spool = LogSpool(log, max_bytes=1 << 30, durable=True, epoch="test")
 
     async def main() -> None:
         await acknowledged(spool, BEFORE)
@@ -245,7 +244,7 @@ def test_a_failure_with_nobody_waiting_still_refuses_the_next_append(
 ) -> None:
     """The syncer can fail on frames no awaiting append queued (here: the raw log's)."""
     log = SegmentedLog(tmp_path)
-    spool = LogSpool(log, max_bytes=1 << 30, durable=True)
+    spool = LogSpool(log, max_bytes=1 << 30, durable=True, epoch="test")
     disk.arm("write", errno.EIO)
     log.append(encode(DURING))
     deadline = time.monotonic() + WAIT
@@ -266,7 +265,7 @@ def test_an_append_racing_the_failure_report_is_refused_as_unavailable(
     tmp_path: Path, disk: FaultyOs
 ) -> None:
     log = SegmentedLog(tmp_path)
-    spool = LogSpool(log, max_bytes=1 << 30, durable=True)
+    spool = LogSpool(log, max_bytes=1 << 30, durable=True, epoch="test")
     in_window, go = threading.Event(), threading.Event()
     report = log.on_failed
 

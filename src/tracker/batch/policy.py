@@ -134,13 +134,9 @@ DEFAULTS: dict[str, Policy] = {
 }
 
 
-def policies(
-    max_rows: int | None = None,
-    max_seconds: float | None = None,
-    per_table: dict[str, Policy] | None = None,
-) -> dict[str, Policy]:
+def policies(max_rows: int | None = None, max_seconds: float | None = None) -> dict[str, Policy]:
     """The per-table policies: defaults, then the ClickHouse entry's MaxBatchSize/MaxBatchTime
-    for events (as the seed README promised), then an explicit per-table section."""
+    for events (as the seed README promised)."""
     table = dict(DEFAULTS)
     events = table["events"]
     table["events"] = replace(
@@ -148,5 +144,4 @@ def policies(
         max_rows=max_rows or events.max_rows,
         max_seconds=max_seconds if max_seconds is not None else events.max_seconds,
     )
-    table.update(per_table or {})
     return table

@@ -32,8 +32,8 @@ from tracker.errors import SinkRejected, SinkUnreachable
 from tracker.metrics import Metrics
 from tracker.schema.tables import TABLES
 from tracker.sinks.base import Sink
-from tracker.spool import LogSpool, decode
-from tracker.spool.log import Entry, Wakeup
+from tracker.spool import Entry, LogSpool, decode
+from tracker.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,6 @@ class SinkWriter:
         metrics: Metrics,
         dead_letters: DeadLetters,
         *,
-        epoch: str,
         clock: Callable[[], float] = time.monotonic,
         breaker: CircuitBreaker | None = None,
         max_buffered_bytes: int = 64 * 2**20,
@@ -82,7 +81,6 @@ class SinkWriter:
         self.policies = policies
         self.metrics = metrics
         self.dead_letters = dead_letters
-        self.epoch = epoch
         self.clock = clock
         self.breaker = breaker or CircuitBreaker(clock)
         self.max_buffered_bytes = max_buffered_bytes
@@ -101,8 +99,8 @@ class SinkWriter:
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
-        self.state = self.journal.load(default_safe=self.spool.log.start)
-        self.pos = max(self.state.safe, self.spool.log.start)
+        self.state = self.journal.load(default_safe=self.spool.start)
+        self.pos = max(self.state.safe, self.spool.start)
         self._replay = {t: collections.deque(r) for t, r in self.state.inflight.items() if r}
         self.state.inflight = {}
         if self._replay:
@@ -228,7 +226,7 @@ class SinkWriter:
     def _token(self, name: str, batch: Batch) -> str:
         """Always sent: without a token ClickHouse deduplicates by the block's hash, and two
         honest, identical counter batches (``{"ip": …, "total": 1}``) would be stored once."""
-        return f"{self.epoch}-{name}-{batch.start}-{batch.end}"
+        return f"{self.spool.epoch}-{name}-{batch.start}-{batch.end}"
 
     def _send(self, now: float) -> None:
         if self._dirty:
@@ -314,7 +312,7 @@ class SinkWriter:
         rows = sum(len(t.lines) + sum(len(b.lines) for b in t.sealed) for t in self.tables.values())
         self.metrics.queued_items = rows
         self.metrics.queued_bytes = self._buffered_bytes()
-        self.metrics.spool_bytes = self.spool.log.size_bytes
+        self.metrics.spool_bytes = self.spool.size_bytes
         self.metrics.sinks[self.sink.name] = {
             "cursor_lag_bytes": max(self.spool.end - self.state.safe, 0),
             "circuit": self.breaker.state.value,

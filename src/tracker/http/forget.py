@@ -16,32 +16,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from tracker.accounts import Accounts, credentials
-from tracker.errors import BadRequest
+from tracker.errors import BadRequest, MethodNotAllowed
 from tracker.http import request as raw
-from tracker.http.api import (
-    ALL_METHODS,
-    MethodNotAllowed,
-    api_errors,
-    cors,
-    json_response,
-    preflight,
-    read_object,
-)
-from tracker.normalise.ids import parse_uuid
+from tracker.http.api import ALL_METHODS, api_errors, cors, json_response, preflight, read_object
+from tracker.http.site import Site
+from tracker.normalise.ids import Uuid, parse_uuid
 from tracker.privacy.forget import forget
 from tracker.privacy.store import store_for
-
-if TYPE_CHECKING:
-    from uuid import UUID
-
-    from tracker.app import Runtime
+from tracker.runtime.policies import longest_batch_seconds
 
 __all__ = ["routes", "settle"]
 
@@ -49,26 +38,24 @@ SETTLE_MARGIN_SECONDS = 5.0
 SETTLE_MAX_SECONDS = 120.0
 
 
-def settle_seconds(rt: Runtime) -> float:
+def settle_seconds(site: Site) -> float:
     """How long a forget waits for accepted rows: the longest batch window, plus a margin."""
-    from tracker.app import table_policies  # app imports the routes: import at call time
-
-    longest = max((p.max_seconds for p in table_policies(rt.settings).values()), default=0.0)
+    longest = longest_batch_seconds(site.settings)
     return min(longest + SETTLE_MARGIN_SECONDS, SETTLE_MAX_SECONDS)
 
 
-async def settle(rt: Runtime, timeout: float) -> bool:
+async def settle(site: Site, timeout: float) -> bool:
     """Wait until every row accepted so far is stored; False when ``timeout`` passed first."""
-    target = rt.spool.end
+    target = site.rt.spool.end
     deadline = time.monotonic() + timeout
-    while rt.writer.safe < target:
+    while site.rt.writer.safe < target:
         if time.monotonic() >= deadline:
             return False
         await asyncio.sleep(0.05)
     return True
 
 
-def _person(body: dict[str, Any], query: Any) -> tuple[UUID | None, UUID | None]:
+def _person(body: dict[str, Any], query: Any) -> tuple[Uuid | None, Uuid | None]:
     given = {key: body.get(key, query.get(key)) for key in ("vid", "uid")}
     named = {key: value for key, value in given.items() if value not in (None, "")}
     if len(named) != 1:
@@ -80,24 +67,25 @@ def _person(body: dict[str, Any], query: Any) -> tuple[UUID | None, UUID | None]
     return (parsed, None) if key == "vid" else (None, parsed)
 
 
-def routes(rt: Runtime) -> list[Route]:
+def routes(site: Site) -> list[Route]:
+    rt = site.rt
     accounts = Accounts(rt.sink.query)
 
-    @api_errors(rt)
+    @api_errors(site)
     async def handle(request: Request) -> Response:
         if request.method == "OPTIONS":
-            return preflight(rt, request)
+            return preflight(site, request)
         if request.method not in ("POST", "DELETE"):
             raise MethodNotAllowed("Method not allowed: send a deletion request with POST.")
         req = raw.from_scope(request.scope)
         await asyncio.to_thread(accounts.authenticate, credentials(req.headers, None, None))
-        body = await read_object(rt, request) or {}
+        body = await read_object(site, request) or {}
         vid, uid = _person(body, request.query_params)
-        settled = await settle(rt, settle_seconds(rt))
+        settled = await settle(site, settle_seconds(site))
         store = store_for(rt.settings, rt.sink.query)
         report = await asyncio.to_thread(forget, store, vid=vid, uid=uid)
         answer = {"ok": True, **report.as_json(), "settled": settled}
-        return json_response(answer, cors(rt, request), status=202)
+        return json_response(answer, cors(site, request), status=202)
 
-    path = f"/tr/v{rt.settings.api_version}/ppi/forget"
+    path = f"{site.prefix}/ppi/forget"
     return [Route(path, handle, methods=ALL_METHODS)]

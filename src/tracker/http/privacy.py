@@ -1,8 +1,8 @@
-"""``/tr/v{N}/ppi/{action}``: the privacy API (http-api.md §1.9, §3.1-3.3).
+"""``/tr/v{N}/ppi/{action}``: the privacy API (docs/privacy.md).
 
 * ``POST agree`` records consent in ``agreements`` and ``agreed`` (200, empty body);
 * ``agree`` with any other method returns the visitor's agreements as a JSON array (``?vid=``,
-  else the ``vid`` cookie); the Go tracker always answered ``null`` (§9 item 14);
+  else the ``vid`` cookie); the Go tracker always answered ``null``;
 * ``jds`` returns every ``jurisdictions`` row as a JSON array;
 * ``geoip[?ip=]`` returns the GeoIP record of ``ip`` (default: the client's IP): 400 when the
   address does not parse, 503 when GeoIP is off, 404 when no range holds it.
@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tracker.errors import BadRequest, TrackerError
-from tracker.http import hot
+from tracker.errors import BadRequest, NotFound, TrackerError
 from tracker.http import request as raw
 from tracker.http.api import (
     ALL_METHODS,
@@ -36,13 +35,12 @@ from tracker.http.api import (
     query_rows,
     read_object,
 )
+from tracker.http.site import Site
 from tracker.normalise import client, hashing, values
 from tracker.normalise.ids import parse_uuid
 from tracker.plan.privacy_rows import Requester, agreement_records
+from tracker.runtime import Source
 from tracker.schema.tables import TABLES
-
-if TYPE_CHECKING:
-    from tracker.app import Runtime
 
 __all__ = ["routes"]
 
@@ -59,28 +57,29 @@ JURISDICTIONS_SQL = (
 ACTIONS = ("agree", "jds", "geoip")
 
 
-class NotFound(TrackerError):
-    status = 404
-
-
 class GeoIPOff(TrackerError):
     status = 503
 
 
-def geo_of(rt: Runtime, ip: str) -> Mapping[str, Any]:
+AGREE_SOURCE = Source("/ppi/agree", is_server=False)
+
+
+def geo_of(site: Site, ip: str) -> Mapping[str, Any]:
     """The GeoIP record of ``ip`` as a dict, or {} when there is none (or GeoIP is off)."""
-    if rt.geoip is None or not ip:
+    geoip = site.rt.geoip
+    if geoip is None or not ip:
         return {}
-    found = rt.geoip.lookup(ip)
+    found = geoip.lookup(ip)
     return found.as_json() if found is not None else {}
 
 
-def routes(rt: Runtime) -> list[Route]:
-    prefix = f"/tr/v{rt.settings.api_version}/ppi"
+def routes(site: Site) -> list[Route]:
+    prefix = f"{site.prefix}/ppi"
+    ingest = site.ingest
 
     async def agree(request: Request) -> Response:
         req = raw.from_scope(request.scope)
-        body = await read_object(rt, request)
+        body = await read_object(site, request)
         if body is None:
             raise BadRequest("The body is empty: expected a JSON object with the visitor's 'vid'.")
         v: dict[str, Any] = {}
@@ -88,8 +87,8 @@ def routes(rt: Runtime) -> list[Route]:
         vid = parse_uuid(v.get("vid")) or parse_uuid(req.cookies.get("vid"))
         if vid is None:
             raise BadRequest("Field 'vid' must be the visitor's UUID (or send the vid cookie).")
-        origin = hot.TrackingEndpoint(rt).origin(req, hot.ROUTES["tr"])
-        ctx = rt.normalise_ctx
+        origin = ingest.origin(req, AGREE_SOURCE)
+        ctx = ingest.ctx
         who = Requester(
             ip="" if ctx.remove_ip else origin.ip,
             iphash=hashing.iphash(origin.ip, ctx.ip_secret),
@@ -98,9 +97,9 @@ def routes(rt: Runtime) -> list[Route]:
             bhash=hashing.bhash(origin.user_agent),
             culture=origin.culture,
         )
-        records = agreement_records(v, vid, who, geo_of(rt, origin.ip), origin.now)
-        await rt.spool.append(records)
-        return empty_response(cors(rt, request))
+        records = agreement_records(v, vid, who, geo_of(site, origin.ip), origin.now)
+        await ingest.store(records)
+        return empty_response(cors(site, request))
 
     async def agreements(request: Request) -> Response:
         given = request.query_params.get("vid") or request.cookies.get("vid")
@@ -109,34 +108,35 @@ def routes(rt: Runtime) -> list[Route]:
         vid = parse_uuid(given)
         if vid is None:
             raise BadRequest(f"Query parameter 'vid' has value {given[:40]!r}: expected a UUID.")
-        rows = await query_rows(rt, AGREEMENTS_SQL, {"vid": str(vid)})
-        return json_response(rows, cors(rt, request))
+        rows = await query_rows(site, AGREEMENTS_SQL, {"vid": str(vid)})
+        return json_response(rows, cors(site, request))
 
     async def jurisdictions(request: Request) -> Response:
-        return json_response(await query_rows(rt, JURISDICTIONS_SQL, {}), cors(rt, request))
+        return json_response(await query_rows(site, JURISDICTIONS_SQL, {}), cors(site, request))
 
     async def geoip(request: Request) -> Response:
         given = request.query_params.get("ip")
         if given is None:
             req = raw.from_scope(request.scope)
-            given = client.client_ip(req.peer, req.headers, rt.trusted_proxies)
+            given = client.client_ip(req.peer, req.headers, ingest.trusted_proxies)
         try:
             ip = str(ipaddress.ip_address(given.strip()))
         except ValueError:
             raise BadRequest(
                 f"Query parameter 'ip' has value {given[:60]!r}: expected an IPv4 or IPv6 address."
             ) from None
-        if rt.geoip is None or not rt.geoip.available:
+        geoip = site.rt.geoip
+        if geoip is None or not geoip.available:
             raise GeoIPOff("GeoIP is off: set UseGeoIP (or GeoIPDatabase) in config.json.")
-        found = rt.geoip.lookup(ip)
+        found = geoip.lookup(ip)
         if found is None:
             raise NotFound(f"No GeoIP record covers {ip}.")
-        return json_response(found.as_json(), cors(rt, request))
+        return json_response(found.as_json(), cors(site, request))
 
-    @api_errors(rt)
+    @api_errors(site)
     async def ppi(request: Request) -> Response:
         if request.method == "OPTIONS":
-            return preflight(rt, request)
+            return preflight(site, request)
         action = request.path_params.get("rest", "")
         if not action or "/" in action:
             raise NotFound(

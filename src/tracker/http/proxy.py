@@ -17,30 +17,28 @@ slot back.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
 
-from tracker.config import ConfigError, Settings
+from tracker.config import ConfigError
 from tracker.errors import TrackerError
-from tracker.http.hot import Route, TrackingEndpoint, drop_reason
 from tracker.http.limits import DailyLimit
-from tracker.http.request import Receive, Request, Scope, Send, from_scope
+from tracker.http.request import Receive, Scope, Send, from_scope
 from tracker.http.responses import Headers, error_body, respond
+from tracker.http.site import Site
 from tracker.normalise import client
-
-if TYPE_CHECKING:
-    from tracker.app import Runtime
+from tracker.normalise.request import RawRequest
+from tracker.runtime import Source
 
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
-API_ROUTE = Route("api", is_server=True, captures_agent=True, preflight=True)
+API_SOURCE = Source("/api/", is_server=True, path_depth=1)
 HSTS = (b"strict-transport-security", b"max-age=15768000 ; includeSubDomains")
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer"}
@@ -78,9 +76,9 @@ def drop_listed(headers: list[tuple[str, str]], extra: frozenset[str]) -> list[t
 
 
 class ProxyEndpoint:
-    def __init__(self, runtime: Runtime, tracking: TrackingEndpoint, settings: Settings) -> None:
-        self.rt = runtime
-        self.tracking = tracking
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        settings = site.settings
         self.base = upstream_base(settings.proxy_url)
         self.upstream_host = urlsplit(self.base).netloc.rpartition("@")[2]
         self.untracked = (
@@ -98,11 +96,11 @@ class ProxyEndpoint:
         req = from_scope(scope)
         origin = req.headers.get("origin")
         if req.method == "OPTIONS" and not self.proxy_options:
-            await respond(send, 200, b"", self.rt.cors.preflight(origin))
+            await respond(send, 200, b"", self.site.cors.preflight(origin))
             return
-        headers = [*self.rt.cors.headers(origin), HSTS]
+        headers = [*self.site.cors.headers(origin), HSTS]
         if self.limit is not None:
-            ip = client.client_ip(req.peer, req.headers, self.rt.trusted_proxies)
+            ip = client.client_ip(req.peer, req.headers, self.site.ingest.trusted_proxies)
             retry_after = self.limit.take(ip)
             if retry_after is not None:
                 body = error_body(429, "API limit reached: too many requests from this IP today.")
@@ -116,9 +114,9 @@ class ProxyEndpoint:
         if self.untracked is None or not self.untracked.search(req.path):
             await self.track(req)
 
-    def upstream_headers(self, req: Request) -> list[tuple[str, str]]:
+    def upstream_headers(self, req: RawRequest) -> list[tuple[str, str]]:
         out = drop_listed(req.header_pairs, NOT_FORWARDED)
-        trusted = self.rt.trusted_proxies.contains(req.peer)
+        trusted = self.site.ingest.trusted_proxies.contains(req.peer)
         peer = client.clean_ip(req.peer)
         incoming = req.headers.get("x-forwarded-for", "").strip()
         forwarded_for = f"{incoming}, {peer}" if trusted and incoming else peer
@@ -136,7 +134,7 @@ class ProxyEndpoint:
         return out
 
     async def forward(
-        self, req: Request, scope: Scope, receive: Receive, send: Send, headers: Headers
+        self, req: RawRequest, scope: Scope, receive: Receive, send: Send, headers: Headers
     ) -> None:
         raw_path: bytes = scope.get("raw_path") or req.path.encode()
         url = self.base + raw_path.decode("latin-1")
@@ -181,18 +179,11 @@ class ProxyEndpoint:
         log.warning("%s", message)
         await respond(send, status, error_body(status, message), headers, b"application/json")
 
-    async def track(self, req: Request) -> None:
-        started = time.perf_counter_ns()
-        base = self.tracking.base_values(req, route_depth=1)
-        base["url"] = req.path
-        try:
-            origin = self.tracking.origin(req, API_ROUTE)
-            events = self.tracking.build_events(base, None, origin, is_server=True)
-            await self.tracking.store(events)
-        except TrackerError as exc:
-            self.rt.metrics.drop(drop_reason(exc))
-            return
-        self.rt.metrics.record_event(len(events), time.perf_counter_ns() - started)
+    async def track(self, req: RawRequest) -> None:
+        """Track the proxied request as a server event; a failure is counted, never answered."""
+        ingest = self.site.ingest
+        with contextlib.suppress(TrackerError):
+            await ingest.track(ingest.arrive(req, API_SOURCE), [{"url": req.path}])
 
 
 async def request_body(receive: Receive) -> AsyncIterator[bytes]:

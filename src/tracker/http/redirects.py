@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
@@ -30,12 +29,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracker.accounts import Accounts, credentials
-from tracker.errors import BadRequest, TrackerError
+from tracker.errors import BadRequest, MethodNotAllowed, NotFound
 from tracker.http import request as raw
 from tracker.http.api import (
     ALL_METHODS,
     Endpoint,
-    MethodNotAllowed,
     api_errors,
     cors,
     empty_response,
@@ -44,17 +42,14 @@ from tracker.http.api import (
     query_rows,
     read_object,
     redirect_response,
-    request_host,
     track,
     visitor_cookies,
 )
 from tracker.http.shortlinks import ShortLinks
-from tracker.normalise import values
+from tracker.http.site import Site
 from tracker.normalise.event import now_ms
 from tracker.plan.redirect_rows import normal_host, parse_change, records_for
-
-if TYPE_CHECKING:
-    from tracker.app import Runtime
+from tracker.runtime import Source
 
 __all__ = ["AllowList", "fallback", "routes"]
 
@@ -66,12 +61,7 @@ HISTORY_SQL = (
 )
 
 
-class NoTarget(TrackerError):
-    status = 404
-
-
-class NotFound(TrackerError):
-    status = 404
+SOURCES = {"rdr": Source("/rdr/", is_server=True), "xrdr": Source("/xrdr/", is_server=False)}
 
 
 class AllowList:
@@ -116,27 +106,26 @@ def fallback(default_redirect: str) -> str:
     points at ``/rdr/`` or ``/xrdr/`` (which would redirect to itself): then a 404."""
     target = default_redirect.strip()
     if not target:
-        raise NoTarget("No redirect target: no 'url' parameter and no DefaultRedirect is set.")
+        raise NotFound("No redirect target: no 'url' parameter and no DefaultRedirect is set.")
     if SELF_ROUTE.search(urlsplit(target).path):
-        raise NoTarget("DefaultRedirect points at the redirect route itself; not looping.")
+        raise NotFound("DefaultRedirect points at the redirect route itself; not looping.")
     return target
 
 
-def routes(rt: Runtime, links: ShortLinks) -> list[Route]:
-    base = f"/tr/v{rt.settings.api_version}"
-    allow = AllowList(rt.settings.domains, rt.settings.redirect_allow_hosts)
-    accounts = Accounts(rt.sink.query)
-    default = rt.settings.default_redirect
+def routes(site: Site, links: ShortLinks) -> list[Route]:
+    base = site.prefix
+    settings = site.settings
+    allow = AllowList(settings.domains, settings.redirect_allow_hosts)
+    accounts = Accounts(site.rt.sink.query)
+    default = settings.default_redirect
 
-    def redirect_route(is_server: bool) -> Endpoint:
+    def redirect_route(source: Source) -> Endpoint:
         async def handle(request: Request) -> Response:
             req = raw.from_scope(request.scope)
             given = next((v for k, v in req.query_pairs() if k == "url" and v), None)
             target = allow.check(given) if given is not None else fallback(default)
-            event = await track(
-                rt, req, {}, is_server=is_server, path_values=values.from_path(req.path, 3)
-            )
-            headers = cors(rt, request) + visitor_cookies(rt, req, event)
+            event = await track(site, req, {}, source)
+            headers = cors(site, request) + visitor_cookies(req, event)
             return redirect_response(target, req.method, headers)
 
         return handle
@@ -147,13 +136,14 @@ def routes(rt: Runtime, links: ShortLinks) -> list[Route]:
         req = raw.from_scope(request.scope)
         creds = credentials(req.headers, *(segments[1:3] if len(segments) == 3 else (None, None)))
         await asyncio.to_thread(accounts.authenticate, creds)
-        body = await read_object(rt, request)
+        body = await read_object(site, request)
         if body is None:
             raise BadRequest("Bad request (body): expected a JSON object with urlfrom and urlto.")
-        change = parse_change(body, rt.settings.domains)
-        await rt.spool.append(records_for(change, creds.uid, request_host(rt, req), now_ms()))
+        change = parse_change(body, settings.domains)
+        ingest = site.ingest
+        await ingest.store(records_for(change, creds.uid, ingest.host(req), now_ms()))
         links.remember(change.key, change.urlto)
-        return empty_response(cors(rt, request))
+        return empty_response(cors(site, request))
 
     async def listing(request: Request, segments: list[str]) -> Response:
         if request.method not in ("GET", "HEAD"):
@@ -161,13 +151,13 @@ def routes(rt: Runtime, links: ShortLinks) -> list[Route]:
         req = raw.from_scope(request.scope)
         creds = credentials(req.headers, *(segments[1:3] if len(segments) == 4 else (None, None)))
         await asyncio.to_thread(accounts.authenticate, creds)
-        rows = await query_rows(rt, HISTORY_SQL, {"host": normal_host(segments[-1])})
-        return json_response({"results": rows}, cors(rt, request))
+        rows = await query_rows(site, HISTORY_SQL, {"host": normal_host(segments[-1])})
+        return json_response({"results": rows}, cors(site, request))
 
-    @api_errors(rt)
+    @api_errors(site)
     async def rpi(request: Request) -> Response:
         if request.method == "OPTIONS":
-            return preflight(rt, request)
+            return preflight(site, request)
         segments = [s for s in request.path_params.get("rest", "").split("/") if s]
         if segments and segments[0] == "redirect" and len(segments) in (1, 3):
             return await create(request, segments)
@@ -179,8 +169,8 @@ def routes(rt: Runtime, links: ShortLinks) -> list[Route]:
         )
 
     out: list[Route] = []
-    for name, is_server in (("rdr", True), ("xrdr", False)):
-        handler = api_errors(rt)(redirect_route(is_server))
+    for name, source in SOURCES.items():
+        handler = api_errors(site)(redirect_route(source))
         out.append(Route(f"{base}/{name}", handler, methods=ALL_METHODS))
         out.append(Route(f"{base}/{name}/{{rest:path}}", handler, methods=ALL_METHODS))
     out.append(Route(f"{base}/rpi", rpi, methods=ALL_METHODS))

@@ -1,4 +1,8 @@
-"""Building responses for raw ASGI: the one JSON error shape, CORS, cookies, the pixel."""
+"""Building responses: the one JSON error shape, CORS, the identity cookies, the pixel.
+
+Raw ASGI endpoints send with `respond`; Starlette endpoints return a `Response` and add the same
+header lists with `with_headers`. Every error, from either, is rendered by `render_error`.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
+from starlette.responses import Response
 
 from tracker.errors import TrackerError, Unavailable
 from tracker.http.request import Send
+from tracker.runtime import Identity
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -31,8 +37,30 @@ def error_body(status: int, message: str) -> bytes:
     return orjson.dumps({"ok": False, "error": message, "status": status})
 
 
+def render_error(exc: TrackerError) -> tuple[int, bytes, Headers]:
+    """An error's status, JSON body and the headers its kind asks for."""
+    headers: Headers = [(b"content-type", b"application/json")]
+    if isinstance(exc, Unavailable):
+        headers.append((b"retry-after", str(exc.retry_after).encode()))
+    elif exc.status == 401:
+        headers.append((b"www-authenticate", b'Basic realm="tracker", charset="UTF-8"'))
+    return exc.status, error_body(exc.status, exc.message), headers
+
+
+def with_headers(response: Response, headers: Headers) -> Response:
+    """A Starlette response with the given raw headers added (CORS, cookies)."""
+    response.raw_headers.extend(headers)
+    return response
+
+
+def error_response(exc: TrackerError, headers: Headers) -> Response:
+    """The JSON error as a Starlette response, for the routes that run on Starlette."""
+    status, body, error_headers = render_error(exc)
+    return with_headers(Response(body, status), [*headers, *error_headers])
+
+
 class Cors:
-    """CORS as the Go tracker meant it (http-api.md §1.1.2, §9 item 22 fixed).
+    """CORS as the Go tracker meant it (docs/differences.md, "CORS").
 
     ``AllowOrigin`` "*" echoes the request's Origin, so credentials (the vid cookie) work;
     a configured origin list echoes the Origin only when it is on the list.
@@ -98,7 +126,15 @@ async def respond(
 
 
 async def respond_error(send: Send, exc: TrackerError, headers: Headers | None = None) -> None:
-    out: Headers = list(headers) if headers else []
-    if isinstance(exc, Unavailable):
-        out.append((b"retry-after", str(exc.retry_after).encode()))
-    await respond(send, exc.status, error_body(exc.status, exc.message), out, b"application/json")
+    status, body, error_headers = render_error(exc)
+    await respond(send, status, body, [*(headers or ()), *error_headers])
+
+
+def identity_cookies(identity: Identity | None, secure: bool) -> Headers:
+    """The ``vid`` (persistent) and ``sid`` (session) cookies naming a client event's visitor."""
+    if identity is None:
+        return []
+    return [
+        cookie("vid", identity.vid, identity.domain, secure, persistent=True),
+        cookie("sid", identity.sid, identity.domain, secure, persistent=False),
+    ]

@@ -4,29 +4,21 @@ redirect APIs, and the short-link catch-all (whose miss is the JSON 404)."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
-import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from tracker.http import forget, ltv, privacy, redirects
-from tracker.http.api import ALL_METHODS
+from tracker.http.api import ALL_METHODS, cors, json_response
+from tracker.http.responses import with_headers
 from tracker.http.shortlinks import ShortLinks
+from tracker.http.site import Site
 from tracker.metrics import prometheus_text
 from tracker.normalise import client
 
-if TYPE_CHECKING:
-    from tracker.app import Runtime
-
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-class OrjsonResponse(JSONResponse):
-    def render(self, content: object) -> bytes:
-        return orjson.dumps(content)
 
 
 def wants_prometheus(request: Request) -> bool:
@@ -36,9 +28,8 @@ def wants_prometheus(request: Request) -> bool:
     return "text/plain" in accept or "openmetrics" in accept
 
 
-def build_routes(rt: Runtime) -> Starlette:
-    def cors(request: Request) -> dict[str, str]:
-        return {k.decode(): v.decode() for k, v in rt.cors.headers(request.headers.get("origin"))}
+def build_routes(site: Site) -> Starlette:
+    rt = site.rt
 
     async def health(request: Request) -> Response:
         healthy = await asyncio.to_thread(rt.check_health)
@@ -48,29 +39,27 @@ def build_routes(rt: Runtime) -> Starlette:
             "storage": rt.sink.name,
             "queued_rows": rt.metrics.queued_items,
         }
-        return OrjsonResponse(body, status_code=200 if healthy else 503, headers=cors(request))
+        return json_response(body, cors(site, request), status=200 if healthy else 503)
 
     async def metrics(request: Request) -> Response:
         if wants_prometheus(request):
             return Response(prometheus_text(rt.metrics), media_type=PROMETHEUS_TYPE)
-        return OrjsonResponse(rt.metrics.as_json(), headers=cors(request))
+        return json_response(rt.metrics.as_json(), cors(site, request))
 
     async def ping(request: Request) -> Response:
-        return Response(b"pong", media_type="text/plain", headers=cors(request))
+        return with_headers(Response(b"pong", media_type="text/plain"), cors(site, request))
 
     async def status(request: Request) -> Response:
-        ip = client.client_ip(
-            request.client.host if request.client else "", dict(request.headers), rt.trusted_proxies
-        )
+        peer = request.client.host if request.client else ""
+        ip = client.client_ip(peer, dict(request.headers), site.ingest.trusted_proxies)
         body = [{"Key": "client", "Value": ip}, {"Key": "conns", "Value": rt.metrics.connections}]
-        return OrjsonResponse(body, headers=cors(request))
+        return json_response(body, cors(site, request))
 
     async def clear(request: Request) -> Response:
-        return Response(
-            b"OK", media_type="text/plain", headers={**cors(request), "Clear-Site-Data": '"*"'}
-        )
+        response = Response(b"OK", media_type="text/plain", headers={"Clear-Site-Data": '"*"'})
+        return with_headers(response, cors(site, request))
 
-    links = ShortLinks(rt)  # shared: the admin API primes the cache the catch-all reads
+    links = ShortLinks(site)  # shared: the admin API primes the cache the catch-all reads
 
     routes = [
         Route("/health", health),
@@ -78,11 +67,11 @@ def build_routes(rt: Runtime) -> Starlette:
         Route("/ping", ping),
         Route("/status", status),
         Route("/clear", clear),
-        *ltv.routes(rt),
-        *forget.routes(rt),  # before the other /ppi/ actions, which end in a catch-all
-        *privacy.routes(rt),
-        *redirects.routes(rt, links),
-        # Everything else is a short link (http-api.md §1.11); a miss is the JSON 404.
+        *ltv.routes(site),
+        *forget.routes(site),  # before the other /ppi/ actions, which end in a catch-all
+        *privacy.routes(site),
+        *redirects.routes(site, links),
+        # Everything else is a short link; a miss is the JSON 404.
         Route("/{rest:path}", links.endpoint, methods=ALL_METHODS),
     ]
     return Starlette(routes=routes)

@@ -21,30 +21,22 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tracker.errors import TrackerError
+from tracker.errors import NotFound, TrackerError
 from tracker.http import request as raw
-from tracker.http.api import (
-    cors,
-    error_response,
-    query_rows,
-    redirect_response,
-    request_host,
-    track,
-    visitor_cookies,
-)
+from tracker.http.api import cors, query_rows, redirect_response, track, visitor_cookies
+from tracker.http.responses import error_response
+from tracker.http.site import Site
 from tracker.normalise import values
 from tracker.normalise.ids import parse_uuid
 from tracker.plan.redirect_rows import link_key
-
-if TYPE_CHECKING:
-    from tracker.app import Runtime
+from tracker.runtime import Source
 
 __all__ = ["ShortLinks", "TtlCache"]
 
@@ -62,8 +54,10 @@ LINK_SQL = (
 ORG_SQL = "SELECT toString(ddata) AS ddata FROM orgs FINAL WHERE oid = {oid:UUID}"
 
 
-class NoLink(TrackerError):
-    status = 404
+# A short link's hit is a client event; a tracked /rdr/ link's is a server event, as in Go.
+# Their path is the link's key, never path pairs.
+SHORT_LINK = Source("short link", is_server=False)
+TRACKED_LINK = Source("tracked short link", is_server=True)
 
 
 class TtlCache:
@@ -108,8 +102,8 @@ class TtlCache:
 class ShortLinks:
     """Resolution and serving of short links; ``remember`` is called by the admin API on write."""
 
-    def __init__(self, rt: Runtime, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rt = rt
+    def __init__(self, site: Site, clock: Callable[[], float] = time.monotonic) -> None:
+        self.site = site
         self.links = TtlCache(clock=clock)
         self.orgs = TtlCache(1000, ORG_TTL, ORG_TTL, clock)
         self._writes = 0  # bumped on every remember(): a lookup racing a write must not win
@@ -123,7 +117,7 @@ class ShortLinks:
         if found:
             return value
         epoch = self._writes
-        rows = await query_rows(self.rt, LINK_SQL, {"key": key})
+        rows = await query_rows(self.site, LINK_SQL, {"key": key})
         urlto = rows[0].get("urlto") if rows else None
         value = urlto if isinstance(urlto, str) and urlto else None
         if self._writes != epoch:  # written while we read: the cache holds the newer answer
@@ -138,7 +132,7 @@ class ShortLinks:
         if found:
             return value or ""
         host = ""
-        for row in await query_rows(self.rt, ORG_SQL, {"oid": oid}):
+        for row in await query_rows(self.site, ORG_SQL, {"oid": oid}):
             try:
                 data = orjson.loads(row.get("ddata") or "{}")
             except orjson.JSONDecodeError:
@@ -159,30 +153,27 @@ class ShortLinks:
         )
         oid = parse_uuid(injected.get("oid"))
         if destination.startswith("/") and not destination.startswith("//") and oid is not None:
-            destination = await self.org_host(str(oid)) + destination
+            destination = await self.org_host(oid) + destination
         return destination, injected
 
     async def endpoint(self, request: Request) -> Response:
-        rt = self.rt
-        headers = cors(rt, request)
+        site = self.site
+        headers = cors(site, request)
         req = raw.from_scope(request.scope)
         try:
             path = req.path
             target = None
             if 2 <= len(path) <= MAX_PATH:
-                target = await self.target(link_key(request_host(rt, req), path))
+                target = await self.target(link_key(site.ingest.host(req), path))
             if target is None:
-                raise NoLink(f"Nothing at {path[:200]}: no route and no short link.")
+                raise NotFound(f"Nothing at {path[:200]}: no route and no short link.")
             if TRACKED.search(target):
                 destination, injected = await self.tracked(target)
-                await track(rt, req, {**injected, "last": req.request_uri}, is_server=True)
+                hit = {**injected, "last": req.request_uri}
+                await track(site, req, hit, TRACKED_LINK, path_values={})
                 return redirect_response(destination, req.method, headers)
-            event = await track(
-                rt,
-                req,
-                {"last": req.request_uri, "etyp": "redirect", "ename": "short_rdr"},
-                is_server=False,
-            )
-            return redirect_response(target, req.method, headers + visitor_cookies(rt, req, event))
+            hit = {"last": req.request_uri, "etyp": "redirect", "ename": "short_rdr"}
+            event = await track(site, req, hit, SHORT_LINK, path_values={})
+            return redirect_response(target, req.method, headers + visitor_cookies(req, event))
         except TrackerError as exc:
             return error_response(exc, headers)

@@ -1,7 +1,7 @@
-"""Static files under `/tr/v{N}/pub/` from `StaticDirectory` (http-api.md §1.5, §1.14).
+"""Static files under `/tr/v{N}/pub/` from `StaticDirectory`.
 
-Every GET, POST and PUT is tracked first, as a client event (§2.11's recommendation; the Go tracker
-made it a server event after 2025-06): the vid and sid cookies are set, and no `url` is recorded
+Every GET, POST and PUT is tracked first, as a client event (the Go tracker made it a server event
+after 2025-06, losing the visitor's cookies; docs/differences.md): the vid and sid cookies are set, and no `url` is recorded
 because the request URI is one of our own routes. A tracking failure (a full spool, a bad `acct`)
 is counted in `/metrics` and never keeps the file from being served.
 
@@ -19,32 +19,24 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from starlette.datastructures import Headers as StarletteHeaders
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import NotModifiedResponse, StaticFiles
 
-from tracker.errors import TrackerError
-from tracker.http.hot import RECORDING_METHODS, Route, TrackingEndpoint, drop_reason
-from tracker.http.request import Receive, Request, Scope, Send, from_scope
-from tracker.http.responses import Headers, error_body, respond
-from tracker.normalise.event import Event
+from tracker.errors import NotFound, TrackerError
+from tracker.http.request import Receive, Scope, Send, from_scope
+from tracker.http.responses import Headers, error_body, identity_cookies, respond, respond_error
+from tracker.http.site import Site
+from tracker.normalise.request import RawRequest
+from tracker.runtime import RECORDING_METHODS, Identity, Source, identity
 
-if TYPE_CHECKING:
-    from tracker.app import Runtime
-
-PUB_ROUTE = Route("pub", is_server=False, captures_agent=True, preflight=False)
+PUB_SOURCE = Source("/pub/", is_server=False)
 SERVED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT"})
 DEFAULT_DIRECTORY = "public"
 CACHE_CONTROL = "no-cache"
-
-
-class NotFound(TrackerError):
-    status = 404
 
 
 class PublicFiles(StaticFiles):
@@ -82,19 +74,18 @@ class PublicFiles(StaticFiles):
 
 
 class StaticEndpoint:
-    def __init__(self, runtime: Runtime, tracking: TrackingEndpoint, prefix: str) -> None:
-        self.rt = runtime
-        self.tracking = tracking
-        self.root_path = prefix.rstrip("/")  # /tr/v1/pub
-        directory = Path(runtime.settings.static_directory or DEFAULT_DIRECTORY)
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.root_path = f"{site.prefix}/pub"
+        directory = Path(site.settings.static_directory or DEFAULT_DIRECTORY)
         self.directory = directory.absolute()  # relative to the working directory at start-up
         self.files = PublicFiles(directory=self.directory, check_dir=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         req = from_scope(scope)
-        headers: Headers = list(self.rt.cors.headers(req.headers.get("origin")))
+        headers: Headers = list(self.site.cors.headers(req.headers.get("origin")))
         if req.method in RECORDING_METHODS:
-            headers.extend(self.tracking.identity_cookies(req, await self.track(req)))
+            headers.extend(identity_cookies(await self.track(req), secure=req.scheme == "https"))
         if req.method not in SERVED_METHODS:
             body = error_body(405, "Method not allowed: use GET or HEAD.")
             allow = (b"allow", b"GET, HEAD, POST, PUT")
@@ -109,18 +100,15 @@ class StaticEndpoint:
                 raise NotFound(f"Nothing at {req.path}.")
             response = await self.files.find(self.files.get_path(file_scope), file_scope)
         except NotFound as exc:
-            await respond(send, 404, error_body(404, exc.message), headers, b"application/json")
+            await respond_error(send, exc, headers)
             return
         response.raw_headers.extend(headers)
         await response(file_scope, receive, send)
 
-    async def track(self, req: Request) -> list[Event]:
-        started = time.perf_counter_ns()
+    async def track(self, req: RawRequest) -> Identity | None:
+        """Track the fetch; a failure (counted) never keeps the file from being served."""
+        ingest = self.site.ingest
         try:
-            events = self.tracking.events(req, PUB_ROUTE, None)
-            await self.tracking.store(events)
-        except TrackerError as exc:
-            self.rt.metrics.drop(drop_reason(exc))
-            return []
-        self.rt.metrics.record_event(len(events), time.perf_counter_ns() - started)
-        return events
+            return identity(await ingest.track(ingest.arrive(req, PUB_SOURCE)))
+        except TrackerError:
+            return None

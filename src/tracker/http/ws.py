@@ -1,12 +1,12 @@
-"""The WebSocket event stream `/tr/v{N}/ws` (http-api.md §1.8), as a raw ASGI endpoint.
+"""The WebSocket event stream `/tr/v{N}/ws`, as a raw ASGI endpoint.
 
 At the upgrade the connection's IP, User-Agent, host, JA4H, cookies, `User` header and query
-string are fixed (§1.8.1); each message is then tracked like a POST to `/tr/`: a client event whose
+string are fixed; each message is then tracked like a POST to `/tr/`: a client event whose
 body is the message (a JSON object, or an array of objects as a batch). Text frames carry JSON;
-binary frames carry LZ4: a 4-byte little-endian uncompressed length, then one raw LZ4 block
-(§1.8.2). The server never sends data frames.
+binary frames carry LZ4: a 4-byte little-endian uncompressed length, then one raw LZ4 block.
+The server never sends data frames.
 
-Unlike the Go tracker (§9 items 22, 26):
+Unlike the Go tracker (docs/differences.md):
 
 * the Origin must be allowed by `AllowOrigin` (a request without Origin, i.e. not from a browser,
   is accepted); otherwise the upgrade is refused with 403;
@@ -20,47 +20,50 @@ Unlike the Go tracker (§9 items 22, 26):
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import time
-from typing import TYPE_CHECKING
 
 import lz4.block
 
 from tracker.errors import InvalidEvent, PayloadTooLarge, TrackerError, Unavailable
-from tracker.http.hot import Route, TrackingEndpoint, drop_reason
-from tracker.http.request import Message, Receive, Scope, Send, from_scope, parse_events
+from tracker.http.request import Message, Receive, Scope, Send, from_scope
 from tracker.http.responses import error_body, respond
-from tracker.normalise import values
-from tracker.normalise.event import Origin, now_ms
-
-if TYPE_CHECKING:
-    from tracker.app import Runtime
+from tracker.http.site import Site
+from tracker.normalise.request import parse_events
+from tracker.runtime import Arrival, Source
 
 log = logging.getLogger(__name__)
 
-WS_ROUTE = Route("ws", is_server=False, captures_agent=True, preflight=True)
+WS_SOURCE = Source("/ws", is_server=False)
 LZ4_HEADER_BYTES = 4
 CLOSE_TOO_BIG = 1009
 CLOSE_TRY_AGAIN_LATER = 1013
 WS_VERSION = (b"sec-websocket-version", b"13")
 
 
+def close_code(exc: TrackerError) -> int | None:
+    """The close code for a message that was not tracked; None keeps the connection open."""
+    log.debug("WebSocket message not tracked: %s", exc.message)
+    if isinstance(exc, PayloadTooLarge):
+        return CLOSE_TOO_BIG
+    if isinstance(exc, Unavailable):
+        return CLOSE_TRY_AGAIN_LATER
+    return None
+
+
 class WebSocketEndpoint:
-    def __init__(self, runtime: Runtime, tracking: TrackingEndpoint, limit: int) -> None:
-        self.rt = runtime
-        self.tracking = tracking
-        self.limit = limit  # largest message (and declared LZ4 length) in bytes
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.limit = site.max_body_bytes  # largest message (and declared LZ4 length) in bytes
 
     def origin_allowed(self, origin: str | None) -> bool:
-        cors = self.rt.cors
+        cors = self.site.cors
         return origin is None or cors.any or origin in cors.origins
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A plain HTTP request to the WebSocket route: the CORS preflight, or 426."""
         req = from_scope(scope)
         if req.method == "OPTIONS":
-            await respond(send, 200, b"", self.rt.cors.preflight(req.headers.get("origin")))
+            await respond(send, 200, b"", self.site.cors.preflight(req.headers.get("origin")))
             return
         body = error_body(426, "This route takes a WebSocket: GET with 'Upgrade: websocket'.")
         headers = [(b"upgrade", b"websocket"), (b"connection", b"Upgrade"), WS_VERSION]
@@ -74,13 +77,12 @@ class WebSocketEndpoint:
             await self.refuse(scope, send, 403, "This Origin is not allowed (AllowOrigin).")
             return
         await send({"type": "websocket.accept"})
-        base = self.tracking.base_values(req)
-        origin = self.tracking.origin(req, WS_ROUTE)
+        arrival = self.site.ingest.arrive(req, WS_SOURCE)
         while True:
             message = await receive()
             if message["type"] != "websocket.receive":
                 return  # websocket.disconnect
-            code = await self.track(message, base, origin)
+            code = await self.track(message, arrival)
             if code is not None:
                 await send({"type": "websocket.close", "code": code})
                 return
@@ -94,27 +96,20 @@ class WebSocketEndpoint:
         await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
         await send({"type": "websocket.http.response.body", "body": body})
 
-    async def track(self, message: Message, base: values.Values, origin: Origin) -> int | None:
+    async def track(self, message: Message, arrival: Arrival) -> int | None:
         """Track one message; the close code when the connection must end, else None."""
-        started = time.perf_counter_ns()
-        count = 1
+        ingest = self.site.ingest
         try:
             bodies = parse_events(self.payload(message), "")
             if not bodies:
                 raise InvalidEvent("The message is empty.")
-            count = len(bodies)
-            now = dataclasses.replace(origin, now=now_ms())
-            events = self.tracking.build_events(base, bodies, now, is_server=False)
-            await self.tracking.store(events)
         except TrackerError as exc:
-            self.rt.metrics.drop(drop_reason(exc), count)
-            log.debug("WebSocket message not tracked: %s", exc.message)
-            if isinstance(exc, PayloadTooLarge):
-                return CLOSE_TOO_BIG
-            if isinstance(exc, Unavailable):
-                return CLOSE_TRY_AGAIN_LATER
-            return None
-        self.rt.metrics.record_event(len(events), time.perf_counter_ns() - started)
+            ingest.refused(exc)
+            return close_code(exc)
+        try:
+            await ingest.track(arrival.restamped(), bodies)
+        except TrackerError as exc:
+            return close_code(exc)
         return None
 
     def payload(self, message: Message) -> bytes:

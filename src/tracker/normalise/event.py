@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 import orjson
 
@@ -22,7 +21,7 @@ from tracker.normalise.agent import UNKNOWN, AgentParser
 from tracker.normalise.consent import has_all, parse_cflags
 from tracker.normalise.geoip import GeoIP
 from tracker.normalise.geoip.locate import locate
-from tracker.normalise.ids import ZERO_UUID, new_id, parse_uuid_text, uuid_text
+from tracker.normalise.ids import ZERO_UUID, Uuid, new_id, parse_uuid
 from tracker.normalise.values import Values
 
 # String fields the Go tracker meant to trim and lowercase (its helper was a no-op, §9 item 7).
@@ -73,9 +72,12 @@ class NormaliseContext:
 class Event:
     """A normalised event: every field has its final type and meaning."""
 
-    eid: UUID
-    vid: UUID
-    sid: UUID
+    eid: Uuid
+    vid: Uuid
+    sid: Uuid
+    uid: Uuid | None  # the ids below are None when absent or not a UUID
+    oid: Uuid | None
+    tid: Uuid | None
     new_visitor: bool
     is_server: bool
     created_at: datetime
@@ -145,18 +147,13 @@ def _object(value: object) -> dict[str, Any]:
     return {}
 
 
-def _made_id(make_id: Callable[[], UUID]) -> tuple[UUID, str]:
-    made = make_id()
-    return made, uuid_text(made)
-
-
 def normalise(
     values: Values,
     origin: Origin,
     ctx: NormaliseContext,
     *,
     is_server: bool,
-    make_id: Callable[[], UUID] = new_id,
+    make_id: Callable[[], Uuid] = new_id,
 ) -> Event:
     v = dict(values)
 
@@ -183,17 +180,17 @@ def normalise(
     if "ename" not in v and isinstance(v.get("content"), str):
         v["ename"] = v.pop("content")
 
-    # 5. Ids: the resolved ids are what gets stored (§9 item 2). Each is kept with its text, which
-    #    parsing gives for free (see `parse_uuid_text`).
-    eid, eid_text = parse_uuid_text(v.get("eid")) or _made_id(make_id)
-    parsed_vid = parse_uuid_text(v.get("vid"))
-    new_visitor = parsed_vid is None
-    vid, vid_text = parsed_vid or _made_id(make_id)
-    parsed_sid = parse_uuid_text(v.get("sid"))
-    if parsed_sid is None:
-        parsed_sid = (vid, vid_text) if new_visitor and "sid" not in v else _made_id(make_id)
-    sid, sid_text = parsed_sid
-    v["eid"], v["vid"], v["sid"] = eid_text, vid_text, sid_text
+    # 5. Ids, parsed once here into their canonical text: the resolved (possibly generated) ids
+    #    are what gets stored, never the zero UUID (docs/differences.md).
+    eid = parse_uuid(v.get("eid")) or make_id()
+    vid = parse_uuid(v.get("vid"))
+    new_visitor = vid is None
+    if vid is None:
+        vid = make_id()
+    sid = parse_uuid(v.get("sid"))
+    if sid is None:
+        sid = vid if new_visitor and "sid" not in v else make_id()
+    v["eid"], v["vid"], v["sid"] = eid, vid, sid
 
     # 6. Consent is read before any enrichment so later steps can honour it. Without the
     #    CFlagsAnalytics bits the event stops here: no URL, GeoIP, agent or hash work is done
@@ -251,6 +248,9 @@ def normalise(
         eid=eid,
         vid=vid,
         sid=sid,
+        uid=parse_uuid(v.get("uid")),
+        oid=parse_uuid(v.get("oid")),
+        tid=parse_uuid(v.get("tid")),
         new_visitor=new_visitor,
         is_server=is_server,
         created_at=origin.now,
@@ -281,11 +281,12 @@ def normalise(
 
 
 def _refused(
-    eid: UUID, vid: UUID, sid: UUID, new_visitor: bool, is_server: bool, origin: Origin, cflags: int
+    eid: Uuid, vid: Uuid, sid: Uuid, new_visitor: bool, is_server: bool, origin: Origin, cflags: int
 ) -> Event:
     """The event of a visitor without analytics consent: ids only, nothing derived or kept."""
     return Event(
-        eid=eid, vid=vid, sid=sid, new_visitor=new_visitor, is_server=is_server,
+        eid=eid, vid=vid, sid=sid, uid=None, oid=None, tid=None, new_visitor=new_visitor,
+        is_server=is_server,
         created_at=origin.now, values={}, params={}, targets={}, url=None, last=None, ip="",
         iphash="", host="", hhash="", bhash="", browser="", culture="", ja4h="", cflags=cflags,
         consented=False,

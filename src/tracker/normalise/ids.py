@@ -1,9 +1,12 @@
-"""UUID parsing (the forms the Go tracker accepts) and time-ordered event ids (UUIDv7).
+"""UUIDs as one representation, their canonical text, and time-ordered event ids (UUIDv7).
 
-`parse_uuid` accepts exactly the forms of Go's `uuid.Parse` (http-api.md §2.5): 36-char canonical,
-32 hex digits without dashes, `{canonical}` and `urn:uuid:canonical`, in any case, with
-surrounding whitespace trimmed. It is stricter than `uuid.UUID(str)`, which also takes dashes in
-any position, unbalanced braces and, through `int()`, signs, `0x` prefixes and underscores.
+An id travels through the tracker as `Uuid`: the 36-character lowercase text ``str(uuid.UUID)``
+gives, which is also what ClickHouse's UUID columns take. It is parsed once, at the trust boundary.
+
+`parse_uuid` accepts exactly the forms of Go's `uuid.Parse`: 36-char canonical, 32 hex digits
+without dashes, `{canonical}` and `urn:uuid:canonical`, in any case, with surrounding whitespace
+trimmed. It is stricter than `uuid.UUID(str)`, which also takes dashes in any position,
+unbalanced braces and, through `int()`, signs, `0x` prefixes and underscores.
 
 `new_id` makes RFC 9562 version 7 UUIDs. The Go tracker used v1; any version is valid in the
 ClickHouse UUID columns, and v7 sorts by creation time, which suits `ORDER BY (created_at, eid)`.
@@ -15,12 +18,14 @@ import os
 import re
 import threading
 import time
-import uuid
 from functools import lru_cache
+from typing import NewType
 
-__all__ = ["ZERO_UUID", "new_id", "parse_uuid", "parse_uuid_text", "uuid_text"]
+__all__ = ["ZERO_UUID", "Uuid", "new_id", "parse_uuid"]
 
-ZERO_UUID = uuid.UUID(int=0)
+Uuid = NewType("Uuid", str)  # canonical text: 8-4-4-4-12 lowercase hex digits
+
+ZERO_UUID = Uuid("00000000-0000-0000-0000-000000000000")
 
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 _CANONICAL = re.compile(
@@ -28,71 +33,25 @@ _CANONICAL = re.compile(
 )
 _URN_PREFIX = "urn:uuid:"
 
-# `uuid.UUID(int=n)` checks its five keyword forms and the range in Python code; building the
-# object directly, as CPython 3.14's own `UUID._from_int` does, costs about half as much. Only
-# for ints known to fit in 128 bits (32 hex digits, or the UUIDv7 layout below).
-_new_object = object.__new__
-_set_slot = object.__setattr__
-_UNKNOWN_SAFETY = uuid.SafeUUID.unknown
+
+def _dashed(hex32: str) -> Uuid:
+    return Uuid(f"{hex32[:8]}-{hex32[8:12]}-{hex32[12:16]}-{hex32[16:20]}-{hex32[20:]}")
 
 
-def _uuid_from_int(value: int) -> uuid.UUID:
-    """``uuid.UUID(int=value)`` for a ``value`` in [0, 2**128)."""
-    made = _new_object(uuid.UUID)
-    _set_slot(made, "int", value)
-    _set_slot(made, "is_safe", _UNKNOWN_SAFETY)
-    return made
-
-
-def parse_uuid(value: object) -> uuid.UUID | None:
-    """Parse a UUID string in any form Go's `uuid.Parse` accepts; anything else gives None."""
-    if not isinstance(value, str) or not value:
-        return None
-    parsed = _parse_text(value)
-    return parsed[0] if parsed is not None else None
-
-
-def parse_uuid_text(value: object) -> tuple[uuid.UUID, str] | None:
-    """`parse_uuid` and the canonical text of the result (``str(uuid)``) in one step."""
-    if not isinstance(value, str) or not value:
+def parse_uuid(value: object) -> Uuid | None:
+    """The canonical text of a UUID in any form Go's `uuid.Parse` accepts; anything else, None."""
+    if type(value) is not str or not value:
         return None
     return _parse_text(value)
 
 
-# Text of recent UUIDs (bounded: cleared when full). `_parse_text` fills it with the text it has
-# anyway, so rendering a parsed id never runs `UUID.__str__`. A plain dict is cheaper to hit than
-# an `lru_cache`; a race between a clear and an insert only costs a later re-render.
-_TEXT_CACHE_LIMIT = 4096
-_texts: dict[uuid.UUID, str] = {}
-
-
-def _remember_text(value: uuid.UUID, text: str) -> None:
-    if len(_texts) >= _TEXT_CACHE_LIMIT:
-        _texts.clear()
-    _texts[value] = text
-
-
-def uuid_text(value: uuid.UUID) -> str:
-    """``str(value)``, memoised: an event's eid, vid and sid are rendered by `normalise` and
-    again by several rows of its write plan, and `UUID.__str__` is Python code."""
-    text = _texts.get(value)
-    if text is None:
-        text = str(value)
-        _remember_text(value, text)
-    return text
-
-
 @lru_cache(maxsize=4096)
-def _parse_text(value: str) -> tuple[uuid.UUID, str] | None:
-    # Memoised: the same vid/sid/uid strings come back on every event of a visitor, and building
-    # a UUID object is most of the cost. UUIDs are immutable, so sharing them is safe.
+def _parse_text(value: str) -> Uuid | None:
+    # Memoised: the same vid/sid/uid strings come back on every event of a visitor.
     s = value.strip()
     n = len(s)
     if n == 32:
-        if _HEX32.fullmatch(s) is None:
-            return None
-        parsed = _uuid_from_int(int(s, 16))
-        return parsed, uuid_text(parsed)
+        return _dashed(s.lower()) if _HEX32.fullmatch(s) is not None else None
     if n == 38:
         if s[0] != "{" or s[37] != "}":
             return None
@@ -105,10 +64,7 @@ def _parse_text(value: str) -> tuple[uuid.UUID, str] | None:
         return None
     if _CANONICAL.fullmatch(s) is None:
         return None
-    # The 36 checked characters lowercased are exactly what `str(UUID)` renders.
-    parsed, text = _uuid_from_int(int(s.replace("-", ""), 16)), s.lower()
-    _remember_text(parsed, text)
-    return parsed, text
+    return Uuid(s.lower())
 
 
 # --- UUIDv7 ----------------------------------------------------------------------------------
@@ -156,7 +112,7 @@ def _reseeded() -> tuple[int, int]:
     return (rand >> 32) & _COUNTER_SEED_MASK, rand & 0xFFFFFFFF
 
 
-def new_id() -> uuid.UUID:
+def new_id() -> Uuid:
     """A new UUIDv7, strictly increasing within this process, safe to call from any thread."""
     global _last_ms, _last_counter
     now_ms = time.time_ns() // 1_000_000
@@ -181,4 +137,4 @@ def new_id() -> uuid.UUID:
         | tail
         | _VERSION_7_AND_VARIANT
     )
-    return _uuid_from_int(value)
+    return _dashed(f"{value:032x}")

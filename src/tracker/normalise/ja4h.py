@@ -27,20 +27,18 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-__all__ = ["cookie_names", "ja4h"]
+from tracker.normalise.request import TOKEN_CHARS
+
+__all__ = ["ja4h"]
 
 _NO_COOKIES = "0" * 12
 _NOT_IN_GO_HEADER_MAP = frozenset(("host", "transfer-encoding"))
-# RFC 9110 token characters; Go leaves a header name with any other byte as it is.
-_TOKEN_CHARS = frozenset(
-    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-)
 
 
 @lru_cache(maxsize=512)
 def _canonical(name: str) -> str:
     """Go's `textproto.CanonicalMIMEHeaderKey`: `user-agent` → `User-Agent`."""
-    if not name or not set(name) <= _TOKEN_CHARS:
+    if not name or not set(name) <= TOKEN_CHARS:  # Go leaves such a name as it is
         return name
     return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
 
@@ -81,7 +79,7 @@ def ja4h(
     """The go-ja4h fingerprint of one request.
 
     `headers` are `(lowercase name, value)` pairs in wire order; `cookies` the cookie names as Go's
-    `Request.Cookies()` parses them (see `cookie_names`).
+    `Request.Cookies()` parses them (`RawRequest.cookie_names`).
     """
     first_values: dict[str, str] = {}
     for name, value in headers:
@@ -105,27 +103,3 @@ def ja4h(
     )
     part_c = _sha12(cookies) if cookies else _NO_COOKIES
     return f"{part_a}_{_sha12(first_values)}_{part_c}_{part_c}"
-
-
-def _is_valid_cookie_value(value: str) -> bool:
-    if len(value) > 1 and value[0] == '"' and value[-1] == '"':
-        value = value[1:-1]
-    return all(" " <= ch < "\x7f" and ch not in '";\\' for ch in value)
-
-
-def cookie_names(cookie_headers: Iterable[str]) -> list[str]:
-    """Cookie names in the order Go's `Request.Cookies()` yields them, duplicates kept.
-
-    Each `Cookie` header value is split on `;`; a pair whose name is not a token or whose value
-    has a byte Go rejects is skipped, as Go does.
-    """
-    names: list[str] = []
-    for header in cookie_headers:
-        for part in header.split(";"):
-            pair = part.strip(" \t\r\n")
-            if not pair:
-                continue
-            name, _, value = pair.partition("=")
-            if name and set(name) <= _TOKEN_CHARS and _is_valid_cookie_value(value):
-                names.append(name)
-    return names

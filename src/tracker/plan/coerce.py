@@ -10,7 +10,6 @@ left out, so the column takes its schema default. The output is what ``orjson`` 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cache, lru_cache
@@ -50,16 +49,9 @@ def to_string(value: Any) -> Any:
     return Missing
 
 
-# The text `str(UUID)` gives; such a value is already what the column takes, so it is kept as is
-# (most UUID values are: the ids `normalise` resolved), skipping a parse and a re-render.
-_CANONICAL_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
 def to_uuid(value: Any) -> Any:
-    if type(value) is str and len(value) == 36 and _CANONICAL_TEXT.fullmatch(value):
-        return value
-    parsed = parse_uuid(value)
-    return str(parsed) if parsed is not None else Missing
+    parsed = parse_uuid(value)  # its canonical text, which the column takes
+    return parsed if parsed is not None else Missing
 
 
 def _int_coercer(type_name: str) -> Coercer:

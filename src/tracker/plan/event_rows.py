@@ -14,47 +14,68 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from tracker.errors import InvalidEvent
 from tracker.normalise.event import Event
-from tracker.normalise.ids import new_id, parse_uuid, uuid_text
-from tracker.plan.coerce import coerce_row, format_time
+from tracker.normalise.ids import new_id
+from tracker.plan.coerce import Missing, coercers, format_time, to_string
+from tracker.plan.rows import record, typed_record
 from tracker.schema.tables import TABLES
+from tracker.spool.records import Record
 
-Record = tuple[str, bytes]  # (table, one JSONEachRow line)
-
+# Columns of `events` copied from the value map as the client sent them (the ids normalise parsed,
+# uid, oid and tid, come from the `Event` instead).
 EVENT_COPIED = (
     "org", "app", "rel", "ptyp", "xid", "split", "ename", "source", "medium", "campaign",
     "term", "etyp", "sink", "relation", "aff", "arm_id", "mcid", "device", "os",
-    "uid", "oid", "tid", "rid", "auth_id", "invoice_id", "duration", "ver", "score",
+    "rid", "auth_id", "invoice_id", "duration", "ver", "score",
     "gaid", "idfa", "msid", "fbid", "ref", "rcode", "tz",
 )  # fmt: skip
 
-
-def record(table: str, values: dict[str, Any]) -> Record:
-    try:
-        return table, orjson.dumps(coerce_row(TABLES[table], values))
-    except orjson.JSONEncodeError as exc:  # nested deeper than JSON encoding allows
-        raise InvalidEvent(f"The event cannot be stored in table '{table}': {exc}.") from exc
+_EVENT_COERCERS = coercers(TABLES["events"])
+_COPIED = {key: _EVENT_COERCERS[key] for key in EVENT_COPIED}
+_TO_DEVICE_ID = _EVENT_COERCERS["device_id"]
+_TO_VIEWPORT = _EVENT_COERCERS["vp_w"]
 
 
 def events_row(event: Event) -> dict[str, Any]:
+    """The `events` row in column types: the client's values are coerced here, once; the event's
+    own fields already have their types."""
     v = event.values
-    row: dict[str, Any] = {key: v[key] for key in EVENT_COPIED if key in v}
+    row: dict[str, Any] = {}
+    for key, value in v.items():
+        coerce = _COPIED.get(key)
+        if coerce is None or value is None:
+            continue
+        if coerce is to_string and type(value) is str:
+            row[key] = value  # most values: what `to_string` returns, without the call
+            continue
+        converted = coerce(value)
+        if converted is not Missing:
+            row[key] = converted
     content = v.get("content")
     if isinstance(content, str):
         row["content"] = content
+    for key, parsed in (("uid", event.uid), ("oid", event.oid), ("tid", event.tid)):
+        if parsed is not None:
+            row[key] = parsed
+    for key, given, coerce in (
+        ("device_id", v.get("did"), _TO_DEVICE_ID),
+        ("vp_w", v.get("w"), _TO_VIEWPORT),
+        ("vp_h", v.get("h"), _TO_VIEWPORT),
+    ):
+        if given is not None:
+            converted = coerce(given)
+            if converted is not Missing:
+                row[key] = converted
+    if event.last is not None:
+        row["last"] = event.last
+    if event.url is not None:
+        row["url"] = event.url
     row.update(
-        # The ids' text, which `normalise` put in V (step 5): `uuid_text` would give the same.
-        eid=v["eid"],
-        vid=v["vid"],
-        sid=v["sid"],
-        device_id=v.get("did"),
+        eid=event.eid,
+        vid=event.vid,
+        sid=event.sid,
         cflags=event.cflags,
-        created_at=event.created_at,
-        last=event.last,
-        url=event.url,
+        created_at=format_time(event.created_at),
         ip=event.ip,
         iphash=event.iphash,
         hhash=event.hhash,
@@ -70,8 +91,6 @@ def events_row(event: Event) -> dict[str, Any]:
         zip=event.zip,
         params=event.params,
         targets=event.targets,
-        vp_w=v.get("w"),
-        vp_h=v.get("h"),
     )
     return row
 
@@ -93,8 +112,7 @@ def _tags(v: dict[str, Any], *keys: str) -> list[str]:
 
 def interests_row(event: Event) -> dict[str, Any] | None:
     v = event.values
-    oid = parse_uuid(v.get("oid"))
-    if oid is None:
+    if event.oid is None:
         return None
     audience = _tags(v, "audience", "audience_tags")
     content = _tags(v, "content", "content_tags") or ([] if audience else _tags(v, "tags"))
@@ -102,9 +120,9 @@ def interests_row(event: Event) -> dict[str, Any] | None:
         return None
     interests = audience + content
     return {
-        "vid": uuid_text(event.vid),
+        "vid": event.vid,
         "uid": v.get("uid"),
-        "oid": str(oid),
+        "oid": event.oid,
         "org": v.get("org"),
         "audience_tags": audience,
         "audience_counts": dict.fromkeys(audience, 1),
@@ -134,24 +152,24 @@ def interests_row(event: Event) -> dict[str, Any] | None:
 
 def messaging_records(event: Event) -> list[Record]:
     v = event.values
-    if parse_uuid(v.get("tid")) is None:
+    if event.tid is None:
         return []
     base = {
         **v,
-        "vid": uuid_text(event.vid),
+        "vid": event.vid,
         "created_at": event.created_at,
         "updated_at": event.created_at,
     }
     records = [
         record("mthreads", base),
-        record("mstore", {**base, "mid": str(new_id())}),
+        record("mstore", {**base, "mid": new_id()}),
         record(
             "mtriage",
-            {"urgency": 8, "keep": True, **base, "mid": str(new_id())},
+            {"urgency": 8, "keep": True, **base, "mid": new_id()},
         ),
     ]
     ename = v.get("ename")
-    if ename and (ename == "conversion" or "score" in v) and parse_uuid(v.get("oid")):
+    if ename and (ename == "conversion" or "score" in v) and event.oid is not None:
         records.append(
             record(
                 "impression_daily",
@@ -176,9 +194,9 @@ def client_records(event: Event) -> list[Record]:
     """Rows only client events write (storage.md §1.4), minus those the views feed."""
     v = event.values
     day = event.created_at.date().isoformat()
-    records = [record("dailies", {"ip": event.ip or event.iphash, "day": day, "total": 1})]
+    records = [typed_record("dailies", {"ip": event.ip or event.iphash, "day": day, "total": 1})]
     if event.new_visitor:
-        records.append(record("counters", {"id": "vids_created", "total": 1, "date": day}))
+        records.append(typed_record("counters", {"id": "vids_created", "total": 1, "date": day}))
     outcome = v.get("outcome")
     if isinstance(outcome, str) and outcome:
         records.append(
@@ -195,20 +213,18 @@ def client_records(event: Event) -> list[Record]:
             )
         )
     if event.host:
+        created_at = format_time(event.created_at)
         records.append(
-            record(
-                "hosts",
-                {"hhash": event.hhash, "hostname": event.host, "created_at": event.created_at},
+            typed_record(
+                "hosts", {"hhash": event.hhash, "hostname": event.host, "created_at": created_at}
             )
         )
-    uid = parse_uuid(v.get("uid"))
+    uid = event.uid
     if uid is None and not (event.uhash or event.ehash or event.chash):
         return records  # most events: none of the rows below, so no `people` to build
-    people = {"hhash": event.hhash, "vid": uuid_text(event.vid), "sid": uuid_text(event.sid)}
+    people = {"hhash": event.hhash, "vid": event.vid, "sid": event.sid}
     if uid is not None:
-        records.append(
-            record("userhosts", {**people, "uid": uuid_text(uid), "created_at": event.created_at})
-        )
+        records.append(record("userhosts", {**people, "uid": uid, "created_at": event.created_at}))
     for table, column, value in (
         ("usernames", "uhash", event.uhash),
         ("emails", "ehash", event.ehash),
@@ -222,7 +238,7 @@ def client_records(event: Event) -> list[Record]:
 def plan_event(event: Event) -> list[Record]:
     if not event.consented:  # no analytics consent: nothing about the event is stored
         return []
-    records = [record("events", events_row(event))]
+    records = [typed_record("events", events_row(event))]
     interests = interests_row(event)
     if interests is not None:
         records.append(record("visitor_interests", interests))
@@ -232,4 +248,4 @@ def plan_event(event: Event) -> list[Record]:
     return records
 
 
-__all__ = ["Record", "format_time", "plan_event", "record"]
+__all__ = ["events_row", "plan_event"]

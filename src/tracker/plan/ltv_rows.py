@@ -26,7 +26,8 @@ from typing import Any
 from tracker.errors import InvalidEvent
 from tracker.normalise.ids import new_id, parse_uuid
 from tracker.plan.coerce import parse_time
-from tracker.plan.event_rows import Record, record
+from tracker.plan.rows import record
+from tracker.spool.records import Record
 
 __all__ = ["CURRENCIES", "parse_amount", "parse_currency", "plan_ltv"]
 
@@ -141,7 +142,7 @@ def _payment_row(
         row[name] = moment
     row.update(
         {name: float(amount) for name, amount in amounts.items()},
-        id=str(new_id()),
+        id=new_id(),
         orid=item.get("orid"),
         product_id=item.get("product_id"),
         currency=currency,
@@ -157,7 +158,7 @@ def plan_ltv(v: Mapping[str, Any], hhash: str, now: datetime) -> list[Record]:
     for name in SHARED_IDS:
         parsed = parse_uuid(v.get(name))
         if parsed is not None:
-            shared[name] = str(parsed)
+            shared[name] = parsed
     shared["org"] = v.get("org")
     items = _line_items(v)
     default_currency = v.get("currency", DEFAULT_CURRENCY)  # batch items without their own

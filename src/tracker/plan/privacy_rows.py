@@ -21,12 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from tracker.normalise import geo
 from tracker.normalise.consent import parse_cflags
+from tracker.normalise.ids import Uuid
 from tracker.plan.coerce import to_float
-from tracker.plan.event_rows import Record, record
+from tracker.plan.rows import record
+from tracker.spool.records import Record
 
 __all__ = ["Requester", "agreement_records"]
 
@@ -65,7 +66,7 @@ def _text(value: object) -> str:
 
 def agreement_records(
     body: Mapping[str, Any],
-    vid: UUID,
+    vid: Uuid,
     who: Requester,
     geo_record: Mapping[str, Any],
     now: datetime,
@@ -84,7 +85,7 @@ def agreement_records(
         region = _text(body["region"]) or str(body["region"])
     lat, lon = _position(body, geo_record)
     row.update(
-        vid=str(vid),
+        vid=vid,
         created_at=now,
         updated_at=now,
         cflags=parse_cflags(body.get("cflags")) or 0,

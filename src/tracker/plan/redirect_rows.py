@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
-from uuid import UUID
 
 from tracker.errors import BadRequest
 from tracker.normalise import client, hashing
-from tracker.plan.event_rows import Record, record
+from tracker.normalise.ids import Uuid
+from tracker.plan.rows import record
+from tracker.spool.records import Record
 
 __all__ = [
     "LinkChange",
@@ -140,10 +141,10 @@ def parse_change(body: Mapping[str, Any], domains: Iterable[str]) -> LinkChange:
 
 
 def records_for(
-    change: LinkChange, updater: UUID, request_host: str, now: datetime
+    change: LinkChange, updater: Uuid, request_host: str, now: datetime
 ) -> list[Record]:
     """The live ``redirects`` row (latest write wins) and one ``redirect_history`` row."""
-    shared = {"oid": change.oid, "org": change.org, "updater": str(updater), "updated_at": now}
+    shared = {"oid": change.oid, "org": change.org, "updater": updater, "updated_at": now}
     return [
         record(
             "redirects",

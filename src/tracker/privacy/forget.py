@@ -29,10 +29,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
-from uuid import UUID
 
 from tracker.errors import BadRequest
-from tracker.normalise.ids import ZERO_UUID
+from tracker.normalise.ids import ZERO_UUID, Uuid, parse_uuid
 from tracker.privacy.store import Store, uuid_list
 from tracker.schema.tables import TABLES
 
@@ -56,8 +55,8 @@ def person_tables() -> dict[str, tuple[str, ...]]:
 
 @dataclass
 class ForgetReport:
-    vids: set[UUID] = field(default_factory=set)
-    uids: set[UUID] = field(default_factory=set)
+    vids: set[Uuid] = field(default_factory=set)
+    uids: set[Uuid] = field(default_factory=set)
     removed: dict[str, int] = field(default_factory=dict)  # table -> rows deleted
 
     @property
@@ -66,14 +65,14 @@ class ForgetReport:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "vids": sorted(map(str, self.vids)),
-            "uids": sorted(map(str, self.uids)),
+            "vids": sorted(self.vids),
+            "uids": sorted(self.uids),
             "removed": dict(sorted(self.removed.items())),
             "total": self.total,
         }
 
 
-def _id_filter(columns: tuple[str, ...], vids: set[UUID], uids: set[UUID]) -> str:
+def _id_filter(columns: tuple[str, ...], vids: set[Uuid], uids: set[Uuid]) -> str:
     parts = [
         f"{column} IN ({uuid_list(ids)})"
         for column, ids in (("vid", vids), ("uid", uids))
@@ -82,15 +81,20 @@ def _id_filter(columns: tuple[str, ...], vids: set[UUID], uids: set[UUID]) -> st
     return " OR ".join(parts)
 
 
-def _linked_vids(store: Store, uid: UUID, live: set[str]) -> set[UUID]:
-    found: set[UUID] = set()
+def _parsed(rows: list[dict[str, object]], column: str) -> set[Uuid]:
+    """The ids of ``column`` in ``rows``, parsed, so they are safe to render into SQL."""
+    return {parsed for row in rows if (parsed := parse_uuid(row.get(column))) is not None}
+
+
+def _linked_vids(store: Store, uid: Uuid, live: set[str]) -> set[Uuid]:
+    found: set[Uuid] = set()
     for table, columns in person_tables().items():
         if table in live and columns == PERSON_COLUMNS:
             rows = store.rows(
                 f"SELECT DISTINCT toString(vid) AS vid FROM {table} "
                 f"WHERE uid = '{uid}' AND vid != '{ZERO_UUID}'"
             )
-            found.update(UUID(str(row["vid"])) for row in rows)
+            found.update(_parsed(rows, "vid"))
     return found
 
 
@@ -118,17 +122,17 @@ def _valid_hash(text: str) -> list[str]:
     return [text] if _HASH.fullmatch(text) else []
 
 
-def _invoices(store: Store, where: str, live: set[str]) -> set[UUID]:
+def _invoices(store: Store, where: str, live: set[str]) -> set[Uuid]:
     if "payments" not in live:
         return set()
     rows = store.rows(
         f"SELECT DISTINCT toString(invid) AS invid FROM payments WHERE ({where}) "
         f"AND invid != '{ZERO_UUID}'"
     )
-    return {UUID(str(row["invid"])) for row in rows}
+    return _parsed(rows, "invid")
 
 
-def _plan(store: Store, vids: set[UUID], uids: set[UUID], live: set[str]) -> list[tuple[str, str]]:
+def _plan(store: Store, vids: set[Uuid], uids: set[Uuid], live: set[str]) -> list[tuple[str, str]]:
     """(table, WHERE) pairs in the order they are deleted; ``events`` last."""
     person = _id_filter(PERSON_COLUMNS, vids, uids)
     addresses = _addresses(store, person, live)
@@ -150,7 +154,7 @@ def _plan(store: Store, vids: set[UUID], uids: set[UUID], live: set[str]) -> lis
     return [(table, where) for table, where in plan if table in live and where]
 
 
-def forget(store: Store, *, vid: UUID | None = None, uid: UUID | None = None) -> ForgetReport:
+def forget(store: Store, *, vid: Uuid | None = None, uid: Uuid | None = None) -> ForgetReport:
     """Delete every row of the visitor ``vid``, or of the user ``uid`` and its visitors."""
     if (vid is None) == (uid is None):
         raise BadRequest("Name exactly one person: a visitor id (vid) or a user id (uid).")

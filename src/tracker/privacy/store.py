@@ -17,9 +17,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
-from uuid import UUID
 
 import orjson
+
+from tracker.normalise.ids import Uuid
 
 __all__ = ["MUTATION_SETTINGS", "Column", "QueryFn", "Store", "store_for", "uuid_list"]
 
@@ -40,9 +41,9 @@ class Column:
     position: int
 
 
-def uuid_list(ids: list[UUID] | tuple[UUID, ...] | set[UUID]) -> str:
+def uuid_list(ids: list[Uuid] | tuple[Uuid, ...] | set[Uuid]) -> str:
     """``'a', 'b'``: UUIDs rendered from parsed values only, so safe as SQL text."""
-    return ", ".join(f"'{u}'" for u in sorted(ids, key=str))
+    return ", ".join(f"'{u}'" for u in sorted(ids))
 
 
 class StoreSettings(Protocol):

@@ -1,168 +1,32 @@
-"""The spool's log: append-only entries addressed by their byte offset, on disk or in memory.
+"""`SpoolMode: durable`: the log on disk, cut into segment files named by their first offset.
 
-An entry is one request's records, framed as ``[u32 length][u32 crc32][payload]``. Offsets are
-global and grow forever; on disk the log is cut into segment files named by their first offset,
-so a reader resumes anywhere and whole segments are deleted once every sink has passed them.
+A reader resumes anywhere, and whole segments are deleted once every sink has passed them.
 
-Durability (`SegmentedLog`): an append only queues its frame; a group-commit thread writes the
-queued frames and ``fdatasync``s them, so concurrent requests share one write and one sync, and the
-event loop never waits on the disk (a ``write`` to a file that is being synced can block for the
-whole sync). `durable_end` only moves past bytes that are on disk; readers (the sinks) never see
-anything beyond it, so nothing is sent to a database that a crash could take back. When a write or
-a sync fails the log refuses further appends and reports the error through `on_failed`.
+An append only queues its frame; a group-commit thread writes the queued frames and
+``fdatasync``s them, so concurrent requests share one write and one sync, and the event loop never
+waits on the disk (a ``write`` to a file that is being synced can block for the whole sync).
+`durable_end` only moves past bytes that are on disk; readers (the sinks) never see anything
+beyond it, so nothing is sent to a database that a crash could take back. When a write or a sync
+fails the log refuses further appends and reports the error through `on_failed`.
 """
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import errno
 import logging
 import os
-import struct
 import threading
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+
+from tracker.spool.frame import HEADER, Entry, frame
+from tracker.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
-HEADER = struct.Struct("<II")
 SEGMENT_SUFFIX = ".log"
-
-
-class Wakeup:
-    """A wake-up for one sleeping thread: `set` from any thread, `wait` in the sleeper.
-
-    A `set` before the `wait` is kept, so none is lost, and several count as one (the woken thread
-    reads all there is). Two bare locks, not `threading.Event` or `Condition`, whose methods are
-    Python code: the spool sets it on every request.
-    """
-
-    def __init__(self) -> None:
-        self._signal = threading.Lock()  # released while a wake-up is pending
-        self._signal.acquire()
-        self._guard = threading.Lock()
-        self._pending = False
-
-    def set(self) -> None:
-        with self._guard:
-            if not self._pending:
-                self._pending = True
-                self._signal.release()
-
-    def wait(self, timeout: float = -1) -> bool:
-        """Until `set` (True) or ``timeout`` seconds (False); ``-1`` waits for ever."""
-        woken = self._signal.acquire(timeout=timeout)
-        if woken:
-            with self._guard:
-                self._pending = False
-        return woken
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    start: int
-    end: int
-    payload: bytes
-
-
-def _entry_start(entry: Entry) -> int:
-    return entry.start
-
-
-def _entry_end(entry: Entry) -> int:
-    return entry.end
-
-
-def frame(payload: bytes) -> bytes:
-    return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
-
-
-class Log(Protocol):
-    on_durable: Callable[[int], None]
-    on_failed: Callable[[OSError], None]  # the log can no longer make appends durable
-
-    @property
-    def durable_end(self) -> int: ...
-
-    @property
-    def start(self) -> int: ...
-
-    @property
-    def size_bytes(self) -> int: ...
-
-    def append(self, payload: bytes) -> int:
-        """Write one entry; return its end offset (durable once `durable_end` reaches it)."""
-
-    def read(self, offset: int, max_bytes: int) -> list[Entry]:
-        """Durable entries from ``offset`` (an entry boundary), about ``max_bytes`` of them."""
-
-    def release(self, offset: int) -> None:
-        """Every reader has passed ``offset``: the space before it may be reclaimed."""
-
-    def close(self) -> None: ...
-
-
-class MemoryLog:
-    """`SpoolMode: memory`: the same interface, nothing on disk (the Go tracker's guarantee)."""
-
-    def __init__(self) -> None:
-        self._entries: list[Entry] = []
-        self._first = 0
-        self._end = 0
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.on_durable: Callable[[int], None] = lambda end: None
-        self.on_failed: Callable[[OSError], None] = lambda exc: None
-
-    @property
-    def durable_end(self) -> int:
-        return self._end
-
-    @property
-    def start(self) -> int:
-        return self._first
-
-    @property
-    def size_bytes(self) -> int:
-        return self._bytes
-
-    def append(self, payload: bytes) -> int:
-        with self._lock:
-            entry = Entry(self._end, self._end + HEADER.size + len(payload), payload)
-            self._entries.append(entry)
-            self._end = entry.end
-            self._bytes += entry.end - entry.start
-        self.on_durable(entry.end)
-        return entry.end
-
-    def read(self, offset: int, max_bytes: int) -> list[Entry]:
-        # Entries are in offset order: find the first by bisection. A scan from the oldest entry
-        # held the GIL for every entry not yet released (seconds of traffic) on each read.
-        with self._lock:
-            out: list[Entry] = []
-            size = 0
-            entries = self._entries
-            for index in range(bisect.bisect_left(entries, offset, key=_entry_start), len(entries)):
-                entry = entries[index]
-                out.append(entry)
-                size += entry.end - entry.start
-                if size >= max_bytes:
-                    break
-            return out
-
-    def release(self, offset: int) -> None:
-        with self._lock:
-            passed = bisect.bisect_right(self._entries, offset, key=_entry_end)
-            self._bytes -= sum(e.end - e.start for e in self._entries[:passed])
-            del self._entries[:passed]
-            self._first = self._entries[0].start if self._entries else self._end
-
-    def close(self) -> None:
-        pass
 
 
 class SegmentedLog:

@@ -1,0 +1,100 @@
+"""The ASGI application: the hot tracking routes by prefix, everything else to Starlette.
+
+`TrackerApp` builds the `Runtime` (the service below HTTP) and its `Site`, dispatches each request
+by path without a framework on the hot routes, and drives the runtime's start-up and shutdown
+from the ASGI lifespan, so uvicorn's SIGTERM/SIGINT handling drives them.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from tracker.config import Settings
+from tracker.http.hot import SOURCES, TrackingEndpoint
+from tracker.http.limits import Slots, refuse_busy, takes_slot
+from tracker.http.proxy import API_PREFIX, ProxyEndpoint
+from tracker.http.request import Receive, Scope, Send
+from tracker.http.routes import build_routes
+from tracker.http.site import Site
+from tracker.http.static import StaticEndpoint
+from tracker.http.ws import WebSocketEndpoint
+from tracker.runtime import Runtime
+
+
+class TrackerApp:
+    """The ASGI entry: hot tracking routes by prefix, everything else to Starlette."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.rt = Runtime.build(settings)
+        self.site = site = Site.of(self.rt)
+        self.prefix = f"{site.prefix}/"
+        self.tracking = TrackingEndpoint(site)
+        self.routes: Starlette = build_routes(site)
+        self.ws_path = f"{self.prefix}ws"
+        self.ws = WebSocketEndpoint(site)
+        self.pub_prefix = f"{self.prefix}pub/"
+        self.static = StaticEndpoint(site)
+        self.proxy = ProxyEndpoint(site) if settings.proxy_url else None
+        self.proxied_options = self.proxy is not None and settings.ignore_proxy_options
+        self.slots = Slots(settings.maximum_connections, self._count_slots)
+
+    def _count_slots(self, in_use: int) -> None:
+        self.rt.metrics.connections = in_use
+
+    def hot_route(self, path: str) -> str | None:
+        if not path.startswith(self.prefix):
+            return None
+        name, _, _ = path[len(self.prefix) :].partition("/")
+        return name if name in SOURCES else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            if not takes_slot(scope["path"], scope["method"], self.ws_path, self.proxied_options):
+                await self.http(scope, receive, send)
+            elif not self.slots.take():
+                await refuse_busy(scope, send, self.site.cors)
+            else:
+                try:
+                    await self.http(scope, receive, send)
+                finally:
+                    self.slots.release()
+            return
+        if kind == "websocket" and scope["path"] == self.ws_path:
+            await self.ws(scope, receive, send)
+            return
+        if kind == "lifespan":
+            await self.lifespan(receive, send)
+            return
+        await self.routes(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        route = self.hot_route(path)
+        if route is not None:
+            await self.tracking(scope, receive, send, route)
+        elif path == self.ws_path:
+            await self.ws.http(scope, receive, send)
+        elif path.startswith(self.pub_prefix):
+            await self.static(scope, receive, send)
+        elif self.proxy is not None and path.startswith(API_PREFIX):
+            await self.proxy(scope, receive, send)
+        else:
+            await self.routes(scope, receive, send)
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.rt.start()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self.proxy is not None:
+                    await self.proxy.close()
+                await self.rt.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return

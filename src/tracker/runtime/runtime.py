@@ -1,0 +1,191 @@
+"""The running service's parts, wired from settings: store, spool, writer, ingest, metrics.
+
+`Runtime.build` takes the data directory (lock, IP-hash key, spool) without touching the store;
+`start` opens the store and checks it before traffic is taken; `stop` drains against one
+deadline, then closes everything. The HTTP layer (`tracker.http.app`) drives both from the ASGI
+lifespan; nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from tracker.batch.breaker import CircuitBreaker
+from tracker.batch.cursor import CursorJournal
+from tracker.batch.deadletter import DeadLetters
+from tracker.batch.writer import SinkWriter
+from tracker.config import Settings
+from tracker.control import ControlServer
+from tracker.datadir import DataDir, DirLock
+from tracker.metrics import Metrics
+from tracker.normalise.agent import AgentParser
+from tracker.normalise.client import TrustedProxies
+from tracker.normalise.event import NormaliseContext
+from tracker.normalise.geoip.service import GeoService
+from tracker.normalise.geoip.service import enabled as geoip_enabled
+from tracker.normalise.urls import UrlFilter
+from tracker.privacy.retention import apply_retention
+from tracker.privacy.store import store_for
+from tracker.runtime.ingest import Ingest
+from tracker.runtime.policies import table_policies
+from tracker.sinks.base import Sink
+from tracker.sinks.chdb import ChdbSink
+from tracker.sinks.clickhouse import ClickHouseServerSink
+from tracker.sinks.faults import with_faults
+from tracker.spool import LogSpool, open_spool
+
+log = logging.getLogger(__name__)
+
+HEALTH_CACHE_SECONDS = 1.0
+
+
+def make_sink(settings: Settings, data_dir: DataDir) -> Sink:
+    """The ClickHouse store: a server when ``ClickHouseUrl`` is set, else embedded chDB."""
+    sink: Sink
+    if settings.clickhouse_url:
+        service = settings.clickhouse
+        compress = service.enable_compression if service else True
+        sink = ClickHouseServerSink(
+            settings.clickhouse_url, settings.database, settings.clickhouse_cluster, compress
+        )
+    else:
+        sink = ChdbSink(data_dir.clickhouse, database=settings.database)
+    return with_faults(sink)
+
+
+def normalise_context(
+    settings: Settings, data_dir: DataDir, geoip: GeoService | None
+) -> NormaliseContext:
+    secret = (
+        settings.ip_hash_secret.value.encode() if settings.ip_hash_secret else data_dir.ip_secret()
+    )
+    return NormaliseContext(
+        url_filter=UrlFilter(settings.url_filter or None, settings.url_filter_match_group),
+        ip_secret=secret,
+        prefix_private_hash=settings.prefix_private_hash,
+        account_hash_mixer=settings.account_hash_mixer,
+        remove_ip=settings.use_remove_ip,
+        geoip=geoip,
+        use_region_descriptions=settings.use_region_descriptions,
+        agents=AgentParser() if settings.parse_user_agents else None,
+        cflags_analytics=settings.cflags_analytics,
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    data_dir: DataDir
+    lock: DirLock
+    sink: Sink
+    spool: LogSpool
+    writer: SinkWriter
+    metrics: Metrics
+    ingest: Ingest
+    control: ControlServer
+    geoip: GeoService | None = None  # None when GeoIP is off; `/ppi/geoip` answers from it
+    _health_at: float = 0.0
+    _healthy: bool = False
+    _started: bool = field(default=False)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        """Take the data directory (lock, IP-hash key, spool); the store opens in `start`."""
+        data_dir = DataDir(settings.data_dir)
+        lock = DirLock(data_dir)
+        lock.acquire()
+        try:
+            return cls._build(settings, data_dir, lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _build(cls, settings: Settings, data_dir: DataDir, lock: DirLock) -> Runtime:
+        metrics = Metrics()
+        sink = make_sink(settings, data_dir)
+        spool = open_spool(
+            data_dir.root / "spool",
+            durable=settings.spool_mode == "durable",
+            max_bytes=settings.spool_max_bytes,
+        )
+        writer = SinkWriter(
+            sink,
+            spool,
+            CursorJournal(data_dir.root / "spool" / f"cursor-{sink.name}.json", spool.durable),
+            table_policies(settings),
+            metrics,
+            DeadLetters(data_dir.root / "deadletter", sink.name),
+            breaker=CircuitBreaker(
+                time.monotonic,
+                threshold=settings.circuit_breaker_failures,
+                reset_seconds=settings.circuit_breaker_reset_seconds,
+            ),
+            on_progress=lambda: spool.release(writer.safe),
+        )
+        geoip = GeoService(settings) if geoip_enabled(settings) else None
+        ingest = Ingest(
+            normalise_context(settings, data_dir, geoip),
+            TrustedProxies(settings.trusted_proxies),
+            spool,
+            metrics,
+            settings.ignore_query_params_key,
+        )
+        return cls(
+            settings=settings,
+            data_dir=data_dir,
+            lock=lock,
+            sink=sink,
+            spool=spool,
+            writer=writer,
+            metrics=metrics,
+            ingest=ingest,
+            control=ControlServer(data_dir.control_socket, sink.query),
+            geoip=geoip,
+        )
+
+    async def start(self) -> None:
+        try:
+            self.sink.open()
+            # DataRetentionDays as table TTLs, before traffic (a failure stops the start-up).
+            apply_retention(
+                store_for(self.settings, self.sink.query), self.settings.data_retention_days
+            )
+            self.writer.start()
+            await self.control.start()
+            if self.geoip is not None:
+                self.geoip.start()  # on its own thread: a CSV conversion must not hold the listener
+        except BaseException:
+            self.spool.close()
+            self.sink.close()
+            self.lock.release()
+            raise
+        self.metrics.health_status = "healthy"
+        self._started = True
+        log.info(
+            "tracker ready; data in %s (spool: %s)", self.data_dir.root, self.settings.spool_mode
+        )
+
+    async def stop(self) -> None:
+        """Admission has stopped (the listeners are closed): drain within the deadline."""
+        if not self._started:
+            return
+        self._started = False
+        await self.control.stop()
+        if not self.writer.stop(self.settings.shutdown_timeout_seconds):
+            log.error(
+                "shutdown deadline passed: undelivered events stay in the spool for the next start"
+            )
+        self.spool.close()
+        self.sink.close()
+        self.lock.release()
+
+    def check_health(self) -> bool:
+        now = time.monotonic()
+        if now - self._health_at > HEALTH_CACHE_SECONDS:
+            self._healthy = self.sink.healthcheck()
+            self._health_at = now
+            self.metrics.health_status = "healthy" if self._healthy else "unhealthy"
+        return self._healthy
