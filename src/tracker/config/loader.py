@@ -330,7 +330,7 @@ def _check(settings: Settings, warnings: list[str]) -> None:
                     f"'{settings.data_dir / 'clickhouse'}'. Set ClickHouseUrl "
                     "(e.g. http://host:8123) to write to that server"
                 )
-    if not any(service.service == "clickhouse" and not service.skip for service in settings.notify):
+    if settings.clickhouse is None:
         warnings.append(
             "No clickhouse Notify entry is enabled: events are still stored in ClickHouse "
             "(embedded under DataDir, or ClickHouseUrl), with the default batching"
