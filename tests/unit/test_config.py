@@ -22,6 +22,8 @@ from tracker.config import (
     load_settings,
     render_markdown,
 )
+from tracker.config.types import ObjectList, ValueType
+from tracker.config.values import Where
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -692,6 +694,19 @@ def test_every_setting_maps_onto_an_attribute_of_its_dataclass() -> None:
     for scope, cls in classes.items():
         attrs = {s.attr for s in SETTINGS_TABLE if s.scope == scope and s.attr}
         assert attrs == {f.name for f in fields(cls)}, scope
+
+
+def test_every_setting_type_has_a_docs_name_and_a_parser_that_names_the_key() -> None:
+    for spec in SETTINGS_TABLE:
+        kind = spec.type
+        assert kind.name.strip(), f"setting {spec.key} has a type without a docs name"
+        if isinstance(kind, ValueType):
+            with pytest.raises(ConfigError) as caught:
+                kind.parse(object(), Where(spec.key), spec.minimum, spec.maximum)
+            assert str(caught.value).startswith(f"Config key '{spec.key}' has value "), spec.key
+            assert ": expected " in str(caught.value), spec.key
+        elif isinstance(kind, ObjectList):
+            assert any(s.scope == kind.scope for s in SETTINGS_TABLE), kind.name
 
 
 def test_a_key_written_twice_keeps_the_last_value_with_a_warning(tmp_path: Path) -> None:

@@ -7,9 +7,10 @@ whose message names the key, the bad value and what was expected. `SETTINGS_TABL
 list of settings (key, type, default, help): it drives validation, `render_markdown()` (checked in
 as docs/configuration.md) and the CLI's `--help`.
 
-    values.py   ConfigError, Secret and the parser of each value type
-    table.py    SettingSpec and SETTINGS_TABLE
+    values.py   ConfigError, Secret, Where and the scalar value parsers
     model.py    Settings, Service and the nested entries (frozen dataclasses)
+    types.py    the setting types: each one's parser, docs name and whether the environment sets it
+    table.py    SettingSpec and SETTINGS_TABLE
     loader.py   load_settings: file, environment, flags, cross-key checks
     docs.py     render_markdown
 """

@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 
 from tracker.config.model import Service
-from tracker.config.table import SAME, SETTINGS_TABLE, TYPE_NAMES, SettingSpec
+from tracker.config.table import SAME, SETTINGS_TABLE, SettingSpec
+from tracker.config.types import ALIAS, IGNORED, NoValue
 from tracker.config.values import Secret
 
 _INTRO = """\
@@ -115,9 +116,9 @@ def _table(rows: list[SettingSpec], with_env: bool) -> str:
 
 
 def _type(spec: SettingSpec) -> str:
-    if spec.type == "alias":
+    if spec.type is ALIAS:
         return f"alias of `{spec.alias_of}`"
-    text = TYPE_NAMES[spec.type]
+    text = spec.type.name
     if spec.minimum is not None and spec.maximum is not None and spec.maximum < 2**32:
         text += f" ({spec.minimum} to {spec.maximum})"
     elif spec.minimum is not None and spec.minimum > 0:
@@ -126,7 +127,7 @@ def _type(spec: SettingSpec) -> str:
 
 
 def _default(spec: SettingSpec) -> str:
-    if spec.type in ("alias", "ignored", "unused"):
+    if isinstance(spec.type, NoValue):
         return "—"
     text = _value(spec.default)
     if spec.no_file_default is not SAME:
@@ -135,7 +136,7 @@ def _default(spec: SettingSpec) -> str:
 
 
 def _help(spec: SettingSpec) -> str:
-    if spec.type == "ignored":
+    if spec.type is IGNORED:
         return "Ignored, with a warning: " + spec.help
     return spec.help
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,37 +18,12 @@ from typing import Any
 from tracker.config.model import (
     IMPLEMENTED_SERVICES,
     NOT_YET_SERVED,
-    FilterEntry,
-    FilterQuery,
-    PruneField,
-    PruneRule,
     Service,
     Settings,
 )
 from tracker.config.table import SAME, SETTINGS_TABLE, SettingSpec, specs
-from tracker.config.values import (
-    INT64_MAX,
-    INT64_MIN,
-    SPOOL_MODES,
-    UINT64_MAX,
-    ConfigError,
-    Secret,
-    Where,
-    parse_bool,
-    parse_duration,
-    parse_float,
-    parse_int,
-    parse_int64_list,
-    parse_network_list,
-    parse_path,
-    parse_policies,
-    parse_port,
-    parse_regex,
-    parse_secret,
-    parse_str,
-    parse_str_list,
-    parse_url,
-)
+from tracker.config.types import ALIAS, IGNORED, SERVICES, UNUSED, NoValue, ObjectList
+from tracker.config.values import SPOOL_MODES, ConfigError, Secret, Where
 
 _BY_SCOPE: dict[str, dict[str, SettingSpec]] = {}
 for _spec in SETTINGS_TABLE:
@@ -61,12 +36,6 @@ _BATCH_ATTRS = (
     "batch_flush_interval",
     "enable_compression",
 )
-_NESTED: dict[str, tuple[str, type[Any], str]] = {  # type -> (scope, dataclass, what an item is)
-    "filters": ("filter", FilterEntry, "a Filter object"),
-    "queries": ("query", FilterQuery, "a Query object"),
-    "prunes": ("prune", PruneRule, "a Prune object"),
-    "fields": ("field", PruneField, "a Field object"),
-}
 _DATABASE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -101,14 +70,14 @@ def load_settings(
     services: dict[str, tuple[SettingSpec, Where, object]] = {}  # parsed last, see below
     if path is not None:
         for spec, where, raw in _match_keys(_read_file(path, ctx.warnings), "top", "", ctx):
-            if spec.type == "services":
+            if spec.type is SERVICES:
                 services[spec.attr] = (spec, where, raw)
             else:
                 ctx.top[spec.attr] = _parse(spec, raw, where, ctx)
 
     for spec in specs("top"):
         if spec.env and env.get(spec.env, ""):
-            where = Where(spec.key, env=spec.env, secret=spec.type == "secret")
+            where = Where(spec.key, env=spec.env, secret=spec.secret)
             ctx.top[spec.attr] = _parse(spec, env[spec.env], where, ctx)
 
     flagged: dict[str, object] = {}
@@ -116,10 +85,10 @@ def load_settings(
         spec = _override_spec(key)
         if raw is None:
             continue
-        where = Where(key, flag=True, secret=spec.type == "secret")
+        where = Where(key, flag=True, secret=spec.secret)
         if spec.scope == "cli":
             flagged[spec.key] = _parse(spec, raw, where, ctx)
-        elif spec.type == "services":
+        elif spec.type is SERVICES:
             services[spec.attr] = (spec, where, raw)
         else:
             ctx.top[spec.attr] = _parse(spec, raw, where, ctx)
@@ -202,18 +171,18 @@ def _match_keys(
         if spec is None:
             ctx.warnings.append(f"Unknown config key '{full}' ignored")
             continue
-        if spec.type == "ignored":
+        if spec.type is IGNORED:
             ctx.warnings.append(f"Config key '{full}' ignored: {spec.help.replace('`', chr(39))}")
             continue
-        if spec.type == "unused" or raw is None:
+        if spec.type is UNUSED or raw is None:
             continue
-        if spec.type == "alias":
+        if spec.type is ALIAS:
             aliases.append((spec, full, raw))
             continue
         if spec.key in found and written != spec.key:
             ctx.warnings.append(f"Config key '{full}' ignored: '{prefix}{spec.key}' is also set")
             continue
-        found[spec.key] = (spec, Where(full, secret=spec.type == "secret"), raw)
+        found[spec.key] = (spec, Where(full, secret=spec.secret), raw)
     for spec, full, raw in aliases:
         target = table[str(spec.alias_of)]
         if target.key in found:
@@ -222,7 +191,7 @@ def _match_keys(
                 "which is also set"
             )
         else:
-            found[target.key] = (target, Where(full, secret=target.type == "secret"), raw)
+            found[target.key] = (target, Where(full, secret=target.secret), raw)
     return list(found.values())
 
 
@@ -243,64 +212,29 @@ def _object_list(raw: object, where: Where, item: str) -> list[object]:
     return list(raw)
 
 
-def _parse_services(raw: object, where: Where, ctx: _Context) -> tuple[Service, ...]:
-    services = []
-    for i, item in enumerate(_object_list(raw, where, "a service (with a 'Service' key)")):
-        attrs = _read_object(item, "service", where.at(f"[{i}]"), ctx)
-        if attrs.get("service") == "clickhouse":
+def _parse_objects(kind: ObjectList, raw: object, where: Where, ctx: _Context) -> tuple[Any, ...]:
+    """A list of nested objects; a ClickHouse service takes the top-level batching values it lacks."""
+    items = []
+    for i, obj in enumerate(_object_list(raw, where, kind.item)):
+        attrs = _read_object(obj, kind.scope, where.at(f"[{i}]"), ctx)
+        if kind is SERVICES and attrs.get("service") == "clickhouse":
             for attr in _BATCH_ATTRS:
                 if attrs.get(attr) is None:
                     attrs[attr] = ctx.top[attr]
-        services.append(Service(**{k: v for k, v in attrs.items() if v is not None}))
-    return tuple(services)
-
-
-def _parse_nested(spec: SettingSpec, raw: object, where: Where, ctx: _Context) -> tuple[Any, ...]:
-    scope, cls, item = _NESTED[spec.type]
-    return tuple(
-        cls(**_read_object(obj, scope, where.at(f"[{i}]"), ctx))
-        for i, obj in enumerate(_object_list(raw, where, item))
-    )
-
-
-def _int_parser(lo: int, hi: int) -> Callable[[SettingSpec, object, Where], int]:
-    def parse(spec: SettingSpec, raw: object, where: Where) -> int:
-        low = lo if spec.minimum is None else spec.minimum
-        high = hi if spec.maximum is None else spec.maximum
-        return parse_int(raw, where, low, high)
-
-    return parse
-
-
-_SCALARS: dict[str, Callable[[SettingSpec, object, Where], object]] = {
-    "bool": lambda spec, raw, where: parse_bool(raw, where),
-    "int": _int_parser(INT64_MIN, INT64_MAX),
-    "int64": _int_parser(INT64_MIN, INT64_MAX),
-    "uint64": _int_parser(0, UINT64_MAX),
-    "float": lambda spec, raw, where: parse_float(raw, where, spec.minimum),
-    "string": lambda spec, raw, where: parse_str(raw, where),
-    "secret": lambda spec, raw, where: parse_secret(raw, where),
-    "port": lambda spec, raw, where: parse_port(raw, where),
-    "regex": lambda spec, raw, where: parse_regex(raw, where),
-    "duration": lambda spec, raw, where: parse_duration(raw, where),
-    "path": lambda spec, raw, where: parse_path(raw, where),
-    "url": lambda spec, raw, where: parse_url(raw, where),
-    "strings": lambda spec, raw, where: parse_str_list(raw, where),
-    "networks": lambda spec, raw, where: parse_network_list(raw, where),
-    "int64s": lambda spec, raw, where: parse_int64_list(raw, where),
-    "policies": lambda spec, raw, where: parse_policies(raw, where),
-}
+        items.append(kind.cls(**{k: v for k, v in attrs.items() if v is not None}))
+    return tuple(items)
 
 
 def _parse(spec: SettingSpec, raw: object, where: Where, ctx: _Context) -> Any:
     """One value by its spec's type; `empty_means_default` turns 0 or "" into the default."""
-    if spec.default is None and raw == "" and spec.type in ("string", "secret", "url"):
+    kind = spec.type
+    if isinstance(kind, ObjectList):
+        return _parse_objects(kind, raw, where, ctx)
+    if isinstance(kind, NoValue):  # _match_keys and _override_spec never pass these on
+        raise TypeError(f"Setting '{spec.key}' has no value of its own to parse")
+    if spec.default is None and raw == "" and kind.empty_is_unset:
         return None  # an optional string left empty is unset
-    if spec.type == "services":
-        return _parse_services(raw, where, ctx)
-    if spec.type in _NESTED:
-        return _parse_nested(spec, raw, where, ctx)
-    value = _SCALARS[spec.type](spec, raw, where)
+    value = kind.parse(raw, where, spec.minimum, spec.maximum)
     if spec.empty_means_default and value in (0, ""):
         return spec.default
     return value
@@ -308,9 +242,9 @@ def _parse(spec: SettingSpec, raw: object, where: Where, ctx: _Context) -> Any:
 
 def _override_spec(key: str) -> SettingSpec:
     spec = _BY_SCOPE["top"].get(key) or _BY_SCOPE["cli"].get(key)
-    if spec is not None and spec.type == "alias":
+    if spec is not None and spec.type is ALIAS:
         spec = _BY_SCOPE["top"][str(spec.alias_of)]
-    if spec is None or spec.type in ("ignored", "unused"):
+    if spec is None or isinstance(spec.type, NoValue):
         raise ConfigError(
             f"Unknown setting '{key}' given as a command-line override: "
             "expected a config key such as 'Port' (see docs/configuration.md)."
@@ -396,7 +330,7 @@ def _check(settings: Settings, warnings: list[str]) -> None:
                     f"'{settings.data_dir / 'clickhouse'}'. Set ClickHouseUrl "
                     "(e.g. http://host:8123) to write to that server"
                 )
-    if not any(service.service == "clickhouse" and not service.skip for service in settings.notify):
+    if settings.clickhouse is None:
         warnings.append(
             "No clickhouse Notify entry is enabled: events are still stored in ClickHouse "
             "(embedded under DataDir, or ClickHouseUrl), with the default batching"

@@ -30,7 +30,7 @@ class PruneField:
 
 @dataclass(frozen=True)
 class PruneRule:
-    """One `Prune[]` entry of a service (http-api.md §3.4)."""
+    """One `Prune[]` entry of a service: a table, an age and what `tracker prune` clears."""
 
     table: str = ""
     ttl: int = 0
@@ -63,7 +63,7 @@ class FilterEntry:
 
 @dataclass(frozen=True)
 class Service:
-    """One `Notify[]` or `Consume[]` entry (http-api.md §5.2), plus the batching keys we honour."""
+    """One `Notify[]` or `Consume[]` entry of the Go tracker, plus the batching keys we honour."""
 
     service: str = ""
     skip: bool = False
@@ -112,7 +112,7 @@ class BatchPolicyConfig:
 
 @dataclass(frozen=True)
 class Settings:
-    """Every config.json key of http-api.md §5.1, plus this tracker's own (Host, Port, DataDir, …)."""
+    """Every top-level config.json key of the Go tracker, plus this tracker's own (Host, Port, …)."""
 
     api_version: int = 1
     domains: tuple[str, ...] = ("localhost",)

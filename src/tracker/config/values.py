@@ -1,4 +1,5 @@
-"""Scalar value parsers, one per setting type, shared by config.json, the environment and flags.
+"""Scalar value parsers, shared by config.json, the environment and flags (`types.py` pairs them
+with the setting types).
 
 A parser takes the raw value and a `Where` (which key, from which source) and returns the typed
 value or raises `ConfigError` with one message shape: the key, the bad value, what was expected.
@@ -14,7 +15,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from tracker.errors import TrackerError
@@ -264,60 +265,4 @@ def parse_int64_list(raw: object, where: Where) -> tuple[int, ...]:
     )
 
 
-SPOOL_MODES = ("durable", "memory")
-STRATEGIES = ("immediate", "time", "size", "hybrid", "memory", "adaptive")
-
-
-def parse_policies(raw: object, where: Where) -> tuple[tuple[str, Any], ...]:
-    """`BatchPolicies`: {table: {Strategy, MaxBatchSize, MaxBatchTime, MaxMemoryMB, ...}}."""
-    from tracker.config.model import BatchPolicyConfig
-
-    if not isinstance(raw, dict):
-        where.fail(raw, "an object of table name → policy")
-    out: list[tuple[str, Any]] = []
-    for table, body in raw.items():
-        at = where.at(f".{table}")
-        if not isinstance(body, dict):
-            at.fail(body, 'an object such as {"Strategy": "hybrid", "MaxBatchSize": 1000}')
-        known = {
-            "Strategy",
-            "MaxBatchSize",
-            "MaxBatchTime",
-            "MaxMemoryMB",
-            "Retries",
-            "MinBatchSize",
-            "TargetLatencyMs",
-        }
-        for key in body:
-            if key not in known:
-                at.at(f".{key}").fail(body[key], "one of " + ", ".join(sorted(known)))
-        strategy = body.get("Strategy")
-        if strategy is not None and strategy not in STRATEGIES:
-            at.at(".Strategy").fail(strategy, "one of " + ", ".join(STRATEGIES))
-
-        def number(key: str, whole: bool, body: dict[str, Any] = body, at: Where = at) -> Any:
-            value = body.get(key)
-            if value is None:
-                return None
-            if whole:
-                return parse_int(value, at.at(f".{key}"), 1, INT64_MAX)
-            return parse_float(value, at.at(f".{key}"), 0)
-
-        seconds = body.get("MaxBatchTime")
-        out.append(
-            (
-                str(table),
-                BatchPolicyConfig(
-                    strategy=strategy,
-                    max_batch_size=number("MaxBatchSize", True),
-                    max_batch_time=parse_duration(seconds, at.at(".MaxBatchTime"))
-                    if seconds is not None
-                    else None,
-                    max_memory_mb=number("MaxMemoryMB", False),
-                    retries=number("Retries", True),
-                    min_batch_size=number("MinBatchSize", True),
-                    target_latency_ms=number("TargetLatencyMs", False),
-                ),
-            )
-        )
-    return tuple(out)
+SPOOL_MODES = ("durable", "memory")  # SpoolMode, checked once every layer is read
