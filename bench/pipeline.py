@@ -3,7 +3,7 @@
     python bench/pipeline.py [--events 1] [--seconds 2] [--agents/--no-agents]
     python bench/pipeline.py --instructions 1000   # under valgrind: instructions per request
 
-Runs the stages `TrackingEndpoint.__call__` runs for the seed's JSON POST event, on a scope shaped
+Runs the stages a `/tr/` POST runs (`tracker.http.hot` and `Ingest.track`) for the seed's JSON event, on a scope shaped
 like uvicorn's, and prints the mean cost of each (best of three timed loops): reading the scope,
 the value map, the request's origin (client IP, host, JA4H), JSON parsing, `normalise`, the write
 plan (`plan_event`: coercion and one orjson line per row) and the spool's framing. The spool's
@@ -24,18 +24,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
-from tracker.http.hot import ROUTES, TrackingEndpoint
-from tracker.http.request import from_scope, parse_events
+from tracker.http.hot import SOURCES
+from tracker.http.request import from_scope
+from tracker.metrics import Metrics
 from tracker.normalise.agent import AgentParser
 from tracker.normalise.client import TrustedProxies
 from tracker.normalise.event import NormaliseContext
+from tracker.normalise.request import parse_events
 from tracker.normalise.urls import UrlFilter
 from tracker.plan.event_rows import plan_event
+from tracker.runtime import Ingest
 from tracker.spool import encode
-from tracker.spool.log import frame
+from tracker.spool.frame import frame
 
 USER_AGENT = (
     b"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
@@ -77,19 +79,14 @@ def scope(length: int) -> dict[str, Any]:
     }
 
 
-def endpoint(agents: bool) -> TrackingEndpoint:
+def ingest_service(agents: bool) -> Ingest:
     ctx = NormaliseContext(
         url_filter=UrlFilter(None, 0),
         ip_secret=b"bench-secret",
         agents=AgentParser() if agents else None,
     )
-    runtime = SimpleNamespace(
-        normalise_ctx=ctx,
-        trusted_proxies=TrustedProxies(()),
-        ignore_query_key="",
-        max_body_bytes=1 << 20,
-    )
-    return TrackingEndpoint(runtime)  # type: ignore[arg-type]
+    no_spool: Any = None  # the stages below stop before the spool's append
+    return Ingest(ctx, TrustedProxies(()), no_spool, Metrics())
 
 
 def timed(fn: Callable[[], object], seconds: float) -> float:
@@ -135,12 +132,13 @@ def main() -> None:
             f"{per:,.0f} instructions per request of {args.events} event(s), agents={args.agents}"
         )
         return
-    tracking = endpoint(args.agents)
-    route = ROUTES["tr"]
+    ingest = ingest_service(args.agents)
+    source = SOURCES["tr"]
     raw = body(args.events)
     req = from_scope(scope(len(raw)))
     bodies = parse_events(raw, "application/json")
-    events = tracking.events(req, route, bodies)
+    arrival = ingest.arrive(req, source)
+    events = ingest.events(arrival, bodies)
     records = [r for e in events for r in plan_event(e)]
 
     def fresh_bodies() -> list[dict[str, Any]] | None:
@@ -148,7 +146,8 @@ def main() -> None:
 
     def whole() -> None:
         r = from_scope(scope(len(raw)))
-        evs = tracking.events(r, route, parse_events(body(args.events), "application/json"))
+        fresh = parse_events(body(args.events), "application/json")
+        evs = ingest.events(ingest.arrive(r, source), fresh)
         frame(encode([rec for e in evs for rec in plan_event(e)]))
 
     if args.loop is not None:
@@ -158,10 +157,10 @@ def main() -> None:
 
     stages: list[tuple[str, Callable[[], object]]] = [
         ("from_scope", lambda: from_scope(scope(len(raw)))),
-        ("base_values", lambda: tracking.base_values(req)),
-        ("origin (ip, host, ja4h)", lambda: tracking.origin(req, route)),
+        ("arrive (origin: ip, host, ja4h; value map)", lambda: ingest.arrive(req, source)),
+        ("origin (ip, host, ja4h)", lambda: ingest.origin(req, source)),
         ("body + parse_events (fresh ids)", fresh_bodies),
-        ("events (values + normalise)", lambda: tracking.events(req, route, fresh_bodies())),
+        ("events (values + normalise)", lambda: ingest.events(arrival, fresh_bodies())),
         ("plan_event (all rows)", lambda: [plan_event(e) for e in events]),
         ("spool encode + frame", lambda: frame(encode(records))),
         ("whole pipeline", whole),

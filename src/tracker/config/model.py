@@ -203,12 +203,15 @@ class Settings:
     batch_policies: tuple[tuple[str, BatchPolicyConfig], ...] = ()
 
     @property
+    def clickhouse_services(self) -> tuple[Service, ...]:
+        """The enabled ClickHouse `Notify` entries (the one place that looks them up)."""
+        return tuple(s for s in self.notify if s.service == "clickhouse" and not s.skip)
+
+    @property
     def clickhouse(self) -> Service | None:
-        """The first enabled ClickHouse `Notify` entry (the one place that looks it up)."""
-        for service in self.notify:
-            if service.service == "clickhouse" and not service.skip:
-                return service
-        return None
+        """The enabled ClickHouse `Notify` entry the store is written by: the first one."""
+        services = self.clickhouse_services
+        return services[0] if services else None
 
     @property
     def database(self) -> str:

@@ -71,14 +71,14 @@ class PruneReport:
 
 
 def clickhouse_rules(settings: Settings) -> tuple[tuple[PruneRule, ...], list[str]]:
-    rules: list[PruneRule] = []
-    notes: list[str] = []
-    for service in settings.notify:
-        if service.service == "clickhouse" and not service.skip:
-            rules.extend(service.prune)
-        elif service.prune and not service.skip:
-            notes.append(f"Prune rules of the {service.service or '?'} service are not run")
-    return tuple(rules), notes
+    clickhouse = settings.clickhouse_services
+    rules = tuple(rule for service in clickhouse for rule in service.prune)
+    notes = [
+        f"Prune rules of the {service.service or '?'} service are not run"
+        for service in settings.notify
+        if service.prune and not service.skip and service not in clickhouse
+    ]
+    return rules, notes
 
 
 def _run_key(settings: Settings, rules: tuple[PruneRule, ...], logs_only: bool) -> str:

@@ -159,7 +159,7 @@ class Ingest:
         started = time.perf_counter_ns()
         count = len(bodies) if bodies else 1
         try:
-            events = self._events(arrival, bodies)
+            events = self.events(arrival, bodies)
             await self._append(self._plan(events))
         except TrackerError as exc:
             self.refused(exc, count)
@@ -183,7 +183,8 @@ class Ingest:
             self.refused(exc)
             raise
 
-    def _events(self, arrival: Arrival, bodies: Sequence[Mapping[str, Any]] | None) -> list[Event]:
+    def events(self, arrival: Arrival, bodies: Sequence[Mapping[str, Any]] | None) -> list[Event]:
+        """The normalised event of each body (no I/O: `track` plans and spools them)."""
         is_server = arrival.source.is_server
         events = []
         for body in bodies if bodies is not None else (None,):
