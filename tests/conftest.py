@@ -9,9 +9,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -20,6 +20,37 @@ import pytest
 from tracker.control import remote_query
 
 ROOT = Path(__file__).resolve().parent.parent
+WAIT = 30.0  # seconds; only reached when a test fails, so generous for a loaded machine
+
+T = TypeVar("T")
+
+
+def wait_until(
+    what: str,
+    probe: Callable[[], T],
+    until: Callable[[T], bool] = bool,
+    *,
+    timeout: float = WAIT,
+    interval: float = 0.05,
+    seen: Callable[[T], str] = repr,
+) -> T:
+    """Call ``probe`` until ``until`` holds for its value, and return that value.
+
+    On timeout raise AssertionError naming ``what`` was awaited and the last value seen (through
+    ``seen``): a wait that returned quietly would leave the assertion after it to fail for the
+    wrong reason, or to pass on whatever had arrived by then.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if until(value):
+            return value
+        if time.monotonic() >= deadline:
+            shown = seen(value)
+            if len(shown) > 2000:
+                shown = f"{shown[:2000]}… ({len(shown)} characters)"
+            raise AssertionError(f"{what}: not so after {timeout:g} s, last saw {shown}")
+        time.sleep(interval)
 
 
 def free_port() -> int:
@@ -121,17 +152,56 @@ class TrackerServer:
             cli("query", "--data-dir", str(self.data_dir), "--format", "JSONEachRow", sql).stdout
         )
 
-    def wait_for(self, sql: str, expected: int, timeout: float = 30) -> list[dict[str, Any]]:
-        """Poll ``sql`` until it returns ``expected`` rows (batches land after their policy's delay).
+    def wait_for(self, sql: str, expected: int, timeout: float = WAIT) -> list[dict[str, Any]]:
+        """Poll ``sql`` until it returns exactly ``expected`` rows (batches land after their
+        policy's delay); raise AssertionError with the last rows seen if it never does."""
+        return self.wait_until(
+            sql,
+            lambda rows: len(rows) == expected,
+            f"expected {expected} rows from {sql}",
+            timeout=timeout,
+        )
 
-        The timeout only matters when a test fails; it is generous for a loaded machine.
+    def wait_until(
+        self,
+        sql: str,
+        until: Callable[[list[dict[str, Any]]], bool],
+        what: str,
+        timeout: float = WAIT,
+    ) -> list[dict[str, Any]]:
+        """Poll ``sql`` until ``until`` holds for its rows; raise AssertionError naming ``what``
+        and the last rows seen if it never does."""
+        return wait_until(
+            what,
+            lambda: self.query(sql),
+            until,
+            timeout=timeout,
+            interval=0.1,
+            seen=lambda rows: f"{len(rows)}: {rows!r}",
+        )
+
+    def caught_up(self, timeout: float = WAIT) -> None:
+        """Wait until every sink has written everything the spool holds (nothing queued, no
+        cursor lag), so that every row of every request answered before is stored.
+
+        The writer updates these gauges each time round its loop: call this once a row of the
+        last request has landed, when the writer has read that far and a zero lag is not stale.
         """
-        deadline = time.monotonic() + timeout
-        rows = self.query(sql)
-        while len(rows) != expected and time.monotonic() < deadline:
-            time.sleep(0.2)
-            rows = self.query(sql)
-        return rows
+
+        def lag() -> dict[str, Any]:
+            metrics = httpx.get(self.url + "/metrics", timeout=10).json()
+            sinks = metrics["spool"]["sinks"]
+            return {
+                "queued_items": metrics["batching"]["queued_items"],
+                **{name: sink["cursor_lag_bytes"] for name, sink in sinks.items()},
+            }
+
+        wait_until(
+            "every sink caught up with the spool",
+            lag,
+            lambda seen: len(seen) > 1 and not any(seen.values()),
+            timeout=timeout,
+        )
 
 
 @pytest.fixture

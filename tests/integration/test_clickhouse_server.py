@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+from tests.conftest import parse_rows, wait_until
 
 from tracker.sinks.clickhouse import ClickHouseServerSink
 
@@ -55,12 +55,12 @@ def test_the_tracker_writes_events_to_the_server(make_server: Any, database: str
     eid = httpx.post(f"{server.url}/tr/v1/str/", json={"ename": "server_mode"}).json()
     assert server.stop() == 0
     sink = ClickHouseServerSink(URL, database)
-    deadline = time.monotonic() + 10
-    rows: list[dict[str, Any]] = []
-    while not rows and time.monotonic() < deadline:
-        out = sink.query(
-            "SELECT toString(eid) AS eid FROM events WHERE ename = 'server_mode'", "JSONEachRow"
-        )
-        rows = [orjson.loads(line) for line in out.splitlines()]
+    sql = "SELECT toString(eid) AS eid FROM events WHERE ename = 'server_mode'"
+    rows = wait_until(
+        f"expected 1 row from {sql}",
+        lambda: parse_rows(sink.query(sql, "JSONEachRow")),
+        lambda rows: len(rows) == 1,
+        timeout=10,
+    )
     assert rows == [{"eid": eid}]
     sink.close()

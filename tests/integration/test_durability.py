@@ -6,11 +6,12 @@ import asyncio
 import json
 import signal
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.conftest import TrackerServer
+from tests.conftest import WAIT, TrackerServer, wait_until
 
 FAST = {
     "Notify": [
@@ -19,33 +20,26 @@ FAST = {
 }
 
 
-async def hammer(url: str, seconds: float, concurrency: int = 32) -> tuple[set[str], int]:
-    """Send /str/ events as fast as the server takes them; return the acknowledged event ids."""
-    acked: set[str] = set()
-    failures = 0
-    stop_at = time.monotonic() + seconds
+async def hammer(url: str, acked: set[str], stop: asyncio.Event, concurrency: int = 32) -> None:
+    """Send /str/ events as fast as the server takes them until ``stop`` is set; each worker
+    finishes the request it has in flight. The acknowledged event ids go into ``acked``."""
 
     async def worker(client: httpx.AsyncClient, n: int) -> None:
-        nonlocal failures
         i = 0
-        while time.monotonic() < stop_at:
+        while not stop.is_set():
             i += 1
             try:
                 response = await client.post(
                     f"{url}/tr/v1/str/", json={"ename": "crash_test", "etyp": f"w{n}-{i}"}
                 )
             except httpx.HTTPError:
-                failures += 1
                 await asyncio.sleep(0.01)
                 continue
             if response.status_code == 200:
                 acked.add(response.json())
-            else:
-                failures += 1
 
     async with httpx.AsyncClient(timeout=5) as client:
         await asyncio.gather(*(worker(client, n) for n in range(concurrency)))
-    return acked, failures
 
 
 def stored_counts(server: TrackerServer) -> dict[str, int]:
@@ -55,29 +49,44 @@ def stored_counts(server: TrackerServer) -> dict[str, int]:
     return {row["eid"]: int(row["n"]) for row in rows}
 
 
+def wait_stored(server: TrackerServer, ids: Collection[str], timeout: float = WAIT) -> None:
+    """Wait until every one of ``ids`` is stored (how often is for the caller to check)."""
+    wanted = set(ids)
+    wait_until(
+        f"all {len(wanted)} acknowledged events are stored",
+        lambda: stored_counts(server),
+        lambda stored: wanted <= stored.keys(),
+        timeout=timeout,
+        interval=0.3,
+        seen=lambda stored: f"{len(wanted - stored.keys())} of them missing",
+    )
+
+
 def test_every_acknowledged_event_survives_kill_9_exactly_once(
     make_server: Any, tmp_path: Path
 ) -> None:
     server: TrackerServer = make_server(config=FAST)
+    acked: set[str] = set()
 
-    async def crash() -> tuple[set[str], int]:
-        sending = asyncio.create_task(hammer(server.url, seconds=6))
-        await asyncio.sleep(3)
+    async def crash() -> None:
+        stop = asyncio.Event()
+        sending = asyncio.create_task(hammer(server.url, acked, stop))
+        deadline = time.monotonic() + WAIT
+        while len(acked) < 200:  # into the load: a full batch's worth (MaxBatchSize) acknowledged
+            assert time.monotonic() < deadline, f"200 events acknowledged: only {len(acked)}"
+            assert not sending.done(), "the load stopped early"
+            await asyncio.sleep(0.01)
         assert server.process is not None
-        server.process.send_signal(signal.SIGKILL)  # in the middle of the load
-        return await sending
+        server.process.send_signal(signal.SIGKILL)  # with 32 requests in flight
+        stop.set()
+        await sending
 
-    acked, _ = asyncio.run(crash())
+    asyncio.run(crash())
     server.process.wait(10)  # type: ignore[union-attr]
     server.process = None
-    assert len(acked) > 100
 
     again: TrackerServer = make_server(config=FAST, data_dir=server.data_dir)
-    deadline = time.monotonic() + 60
-    stored = stored_counts(again)
-    while not acked <= stored.keys() and time.monotonic() < deadline:
-        time.sleep(0.5)
-        stored = stored_counts(again)
+    wait_stored(again, acked, timeout=60)  # replayed by the running tracker, not by its shutdown
     assert again.stop() == 0
     stored = stored_counts(again)
     missing = acked - stored.keys()
@@ -95,19 +104,19 @@ def test_a_failing_store_opens_the_circuit_and_everything_lands_after_recovery(
     server: TrackerServer = make_server(config=config, env={"TRACKER_FAULTS_FILE": str(faults)})
     with httpx.Client(base_url=server.url) as client:
         ids = [client.post("/tr/v1/str/", json={"ename": "crash_test"}).json() for _ in range(200)]
-        time.sleep(1.0)
-        metrics = client.get("/metrics").json()
-        assert metrics["spool"]["sinks"]["clickhouse"]["circuit"] in ("open", "half_open")
-        assert metrics["spool"]["sinks"]["clickhouse"]["circuit_trips"] >= 1
+        sink = wait_until(
+            "the circuit trips",
+            lambda: client.get("/metrics").json()["spool"]["sinks"].get("clickhouse", {}),
+            lambda sink: sink.get("circuit_trips", 0) >= 1,
+        )
+        assert sink["circuit"] in ("open", "half_open")
         assert client.get("/health").status_code == 503
         text = client.get("/metrics", headers={"Accept": "text/plain"}).text
         assert 'tracker_sink_circuit_open{sink="clickhouse"} 1.0' in text
         assert "tracker_spool_bytes " in text
     assert stored_counts(server) == {}
     faults.unlink()
-    deadline = time.monotonic() + 30
-    while len(stored_counts(server)) < 200 and time.monotonic() < deadline:
-        time.sleep(0.3)
+    wait_stored(server, ids)
     assert stored_counts(server) == dict.fromkeys(ids, 1)
     assert server.stop() == 0
 
@@ -133,9 +142,7 @@ def test_a_full_spool_answers_503_with_retry_after_and_loses_nothing(
         assert refused.json()["ok"] is False
         assert client.get("/metrics").json()["dropped"]["spool_full"] >= 1
         faults.unlink()
-        deadline = time.monotonic() + 30
-        while len(stored_counts(server)) < len(acked) and time.monotonic() < deadline:
-            time.sleep(0.3)
+        wait_stored(server, acked)
         assert client.post("/tr/v1/str/", json={"ename": "after"}).status_code == 200
     assert stored_counts(server) == dict.fromkeys(acked, 1)
     assert server.stop() == 0

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import signal
 import socket
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import httpx
 import orjson
 import pytest
 
-from conftest import FAST_BATCHES, TrackerServer
+from conftest import FAST_BATCHES, TrackerServer, wait_until
 from tracker.http.limits import DailyLimit
 
 MAX_HEADER_BYTES = 4096
@@ -42,13 +41,6 @@ def slots_in_use(server: TrackerServer) -> int:
     return conns
 
 
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 15
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.05)
-
-
 def connect(server: TrackerServer) -> socket.socket:
     return socket.create_connection(("127.0.0.1", server.port), timeout=15)
 
@@ -76,7 +68,7 @@ def test_request_over_maximum_connections_gets_503_with_retry_after(
     url = limited.url
     with connect(limited) as holder:  # a /tr/ POST whose body never finishes holds the slot
         holder.sendall(b"POST /tr/v1/tr/ HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
-        wait_until(lambda: slots_in_use(limited) == 1, "/status shows the held slot")
+        wait_until("/status shows the held slot", lambda: slots_in_use(limited), lambda n: n == 1)
         busy = httpx.post(url + "/tr/v1/tr/", content=b"{}", headers={"Origin": "https://a.b"})
         assert busy.status_code == 503
         assert busy.headers["retry-after"] == "1"
@@ -87,7 +79,9 @@ def test_request_over_maximum_connections_gets_503_with_retry_after(
         for path in ("/ping", "/status", "/clear", "/health"):
             assert httpx.get(url + path).status_code == 200, path
         assert httpx.options(url + "/tr/v1/tr/").status_code == 200
-    wait_until(lambda: slots_in_use(limited) == 0, "the client's disconnect frees the slot")
+    wait_until(
+        "the client's disconnect frees the slot", lambda: slots_in_use(limited), lambda n: n == 0
+    )
     assert httpx.post(url + "/tr/v1/tr/", content=b"{}").status_code == 200
 
 
@@ -113,8 +107,10 @@ def test_no_slot_leaks_after_requests_that_fail_in_every_way(limited: TrackerSer
     assert exchange(limited, big).startswith(b"HTTP/1.1 431 ")
     with connect(limited) as sock:  # the client gives up in the middle of its body
         sock.sendall(b"POST /tr/v1/tr/ HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{")
-        wait_until(lambda: slots_in_use(limited) == 1, "the request holds its slot")
-    wait_until(lambda: slots_in_use(limited) == 0, "the abandoned request frees its slot")
+        wait_until("the request holds its slot", lambda: slots_in_use(limited), lambda n: n == 1)
+    wait_until(
+        "the abandoned request frees its slot", lambda: slots_in_use(limited), lambda n: n == 0
+    )
     assert httpx.post(url, content=b'{"ename": "still_fine"}').status_code == 200
 
 

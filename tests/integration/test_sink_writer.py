@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import orjson
 import pytest
+from tests.conftest import wait_until
 
 from tracker.batch.breaker import CircuitBreaker
 from tracker.batch.cursor import CursorJournal
@@ -43,7 +44,13 @@ def event_records(count: int, marker: str = "") -> list[Record]:
 
 
 class Harness:
-    def __init__(self, tmp_path: Path, sink: object, policies: dict[str, Policy]) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        sink: object,
+        policies: dict[str, Policy],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.tmp_path = tmp_path
         self.spool = LogSpool(
             SegmentedLog(tmp_path / "spool"), max_bytes=1 << 30, durable=True, epoch="test"
@@ -56,6 +63,7 @@ class Harness:
             policies,
             self.metrics,
             DeadLetters(tmp_path / "dead", "clickhouse"),
+            clock=clock,
             breaker=CircuitBreaker(time.monotonic, threshold=2, reset_seconds=0.2),
             on_progress=lambda: self.spool.release(self.writer.safe),
         )
@@ -75,12 +83,6 @@ class Harness:
 
 def count(sink: ChdbSink, sql: str = "SELECT count() AS n FROM events") -> int:
     return int(orjson.loads(sink.query(sql, "JSONEachRow"))["n"])
-
-
-def wait_until(check: object, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not check() and time.monotonic() < deadline:  # type: ignore[operator]
-        time.sleep(0.05)
 
 
 class LostAcknowledgement:
@@ -108,7 +110,7 @@ def test_a_batch_retried_after_a_lost_acknowledgement_is_stored_once(
     harness = Harness(tmp_path, sink, EVENTS_BY_SIZE)
     harness.writer.start()
     harness.append(event_records(1000))
-    wait_until(lambda: len(sink.tokens) >= 2)
+    wait_until("the write and its retry", lambda: list(sink.tokens), lambda t: len(t) == 2)
     assert harness.close()
     assert sink.tokens[0] == sink.tokens[1]  # the retry sent the same range with the same token
     assert count(chdb) == 1000
@@ -171,27 +173,43 @@ def test_a_failing_sink_opens_the_circuit_and_everything_lands_after_recovery(
     harness = Harness(tmp_path, FaultInjectingSink(chdb, control), policies)
     harness.writer.start()
     harness.append(event_records(300), per_entry=10)
-    wait_until(lambda: harness.writer.breaker.trips > 0)
+    wait_until("the circuit trips", lambda: harness.writer.breaker.trips, lambda n: n > 0)
     assert harness.metrics.sinks["clickhouse"]["circuit"] in ("open", "half_open")
     assert count(chdb) == 0
     control.unlink()
-    wait_until(lambda: count(chdb) == 300)
+    wait_until("all 300 rows are stored", lambda: count(chdb), lambda n: n == 300)
     assert harness.close()
     assert count(chdb) == 300
 
 
-def test_a_size_batch_waits_for_its_size(tmp_path: Path, chdb: ChdbSink) -> None:
-    harness = Harness(
-        tmp_path, chdb, {"events": Policy(Strategy.SIZE, max_rows=500, max_seconds=0)}
-    )
+def test_a_size_batch_waits_for_its_size_however_old_it_grows(
+    tmp_path: Path, chdb: ChdbSink
+) -> None:
+    skipped = 0.0  # seconds the writer's clock is ahead of the real one
+
+    def clock() -> float:
+        return time.monotonic() + skipped
+
+    policies = {
+        "events": Policy(Strategy.SIZE, max_rows=500, max_seconds=0),
+        "counters": Policy(Strategy.IMMEDIATE, max_rows=1, max_seconds=0),
+    }
+    harness = Harness(tmp_path, chdb, policies, clock=clock)
     harness.writer.start()
     harness.append(event_records(300))
-    time.sleep(1.0)
+    # The writer reads the spool in order and decides on every table each time round: once a
+    # counter row spooled after the events is written, the writer has read them and kept them.
+    marker = [record("counters", {"id": "marker", "total": 1, "date": "2026-11-27"})]
+    markers = "SELECT sum(total) AS n FROM counters"
+    harness.append(marker)
+    wait_until("the first marker is written", lambda: count(chdb, markers), lambda n: n == 1)
+    skipped = 86400.0  # the buffered events are a day old now
+    harness.append(marker)
+    wait_until("the second marker is written", lambda: count(chdb, markers), lambda n: n == 2)
     assert count(chdb) == 0  # under its size: nothing written, whatever the time
     harness.append(event_records(200))
-    wait_until(lambda: count(chdb) == 500)
-    assert count(chdb) == 500
-    harness.close()
+    wait_until("the 500 rows are written", lambda: count(chdb), lambda n: n == 500)
+    assert harness.close()
 
 
 def test_shutdown_writes_what_no_rule_has_flushed_yet(tmp_path: Path, chdb: ChdbSink) -> None:
@@ -229,7 +247,8 @@ def test_two_identical_counter_batches_written_apart_are_both_counted(
     harness.writer.start()
     row = record("counters", {"id": "vids_created", "total": 1, "date": "2026-11-27"})
     harness.append([row])
-    wait_until(lambda: count(chdb, "SELECT count() AS n FROM counters") == 1)
+    counters = "SELECT count() AS n FROM counters"
+    wait_until("the first batch is written", lambda: count(chdb, counters), lambda n: n == 1)
     harness.append([row])
     assert harness.close()
     assert count(chdb, "SELECT sum(total) AS n FROM counters") == 2

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
+from tests.conftest import wait_until
 
 from tracker.errors import Unavailable
 from tracker.spool import LogSpool, decode, encode
@@ -19,10 +19,13 @@ from tracker.wakeup import Wakeup
 
 
 def wait_durable(log: SegmentedLog, end: int) -> None:
-    deadline = time.monotonic() + 5
-    while log.durable_end < end and time.monotonic() < deadline:
-        time.sleep(0.001)
-    assert log.durable_end >= end
+    wait_until(
+        f"the log is durable up to {end}",
+        lambda: log.durable_end,
+        lambda durable: durable >= end,
+        timeout=5,
+        interval=0.001,
+    )
 
 
 def test_records_round_trip_through_an_entry() -> None:
