@@ -259,6 +259,24 @@ def test_the_events_row_holds_the_resolved_ids_and_normalised_fields() -> None:
     assert row["targets"] == {}
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"ename": "e", "vid": U1, "uid": U2, "oid": U1, "tid": U2, "did": U1.upper()},
+        {"duration": "12", "ver": 3.0, "score": "1.5", "w": "1280", "h": 720.0, "org": 7},
+        {"gaid": {"a": 1}, "msid": ["x"], "rid": "nope", "ref": U2, "cflags": "12", "last": "/x"},
+        {"uid": "nope", "duration": "long", "ver": 2**40, "score": "nan", "w": "wide"},
+    ],
+)
+def test_rows_planned_without_coercion_are_already_in_their_column_types(
+    body: dict[str, Any],
+) -> None:
+    """`events_row` and `typed_record` skip `coerce_row`: coercing their rows must change nothing."""
+    for table, row in plan({**body, "email": "a@b.com", "outcome": "o"}):
+        assert coerce_row(TABLES[table], row) == row, table
+
+
 def test_bad_values_in_typed_event_columns_fall_back_to_their_defaults() -> None:
     row = only(plan({"uid": "nope", "duration": "long", "ver": 2**40, "score": "nan"}), "events")
     assert not {"uid", "duration", "ver", "score"} & set(row)
