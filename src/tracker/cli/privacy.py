@@ -1,4 +1,4 @@
-"""The privacy subcommands (wired into `tracker.cli`):
+"""The privacy commands:
 
     tracker prune [config.json] [--data-dir D] [--logs-only]     (also `tracker --prune …`)
     tracker forget [config.json] [--data-dir D] --vid X | --uid Y
@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from tqdm import tqdm
 
+from tracker.cli.common import Commands, add_common, settings_from, with_store
 from tracker.config import Settings
 from tracker.control import remote_query
 from tracker.datadir import DataDir
@@ -33,36 +34,27 @@ __all__ = ["NAMES", "add_parsers", "cmd_prune", "run"]
 
 NAMES = ("prune", "forget", "ip-key")
 T = TypeVar("T")
-SettingsLoader = Callable[[argparse.Namespace], Settings]
-WithStore = Callable[[Settings, Callable[[Sink], bytes], Callable[[Path], bytes]], bytes]
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "config", nargs="?", type=Path, help="the Go tracker's config.json (optional)"
-    )
-    parser.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
-
-
-def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parsers(commands: Commands) -> None:
     pruner = commands.add_parser(
         "prune", help="apply the Prune rules of config.json and expire old logs (resumable)"
     )
-    _common(pruner)
+    add_common(pruner)
     pruner.add_argument("--logs-only", action="store_true", help="prune only the logs table")
     forgetter = commands.add_parser(
         "forget", help="delete every row of one visitor (--vid) or user and their visitors (--uid)"
     )
-    _common(forgetter)
+    add_common(forgetter)
     who = forgetter.add_mutually_exclusive_group(required=True)
     who.add_argument("--vid", help="the visitor id (a UUID)")
     who.add_argument("--uid", help="the user id (a UUID)")
     ipkey = commands.add_parser("ip-key", help="rotate the generated key of the IP hash")
     ipkey.add_argument("action", choices=("rotate",))
-    _common(ipkey)
+    add_common(ipkey)
 
 
-def _on_store(settings: Settings, with_store: WithStore, work: Callable[[Store, bool], T]) -> T:
+def _on_store(settings: Settings, work: Callable[[Store, bool], T]) -> T:
     """Run ``work(store, remote)`` on the running server's store, or on the directory itself."""
     out: list[T] = []
 
@@ -85,11 +77,9 @@ def _bar(total: int) -> Any:
     return tqdm(total=total, desc="prune", unit="partition", file=sys.stderr, mininterval=0.5)
 
 
-def cmd_prune(settings: Settings, logs_only: bool, with_store: WithStore) -> int:
+def cmd_prune(settings: Settings, logs_only: bool) -> int:
     report = _on_store(
-        settings,
-        with_store,
-        lambda store, _: prune(store, settings, logs_only=logs_only, progress=_bar),
+        settings, lambda store, _: prune(store, settings, logs_only=logs_only, progress=_bar)
     )
     for note in report.notes:
         print(f"tracker: note: {note}", file=sys.stderr)
@@ -104,7 +94,7 @@ def cmd_prune(settings: Settings, logs_only: bool, with_store: WithStore) -> int
     return 0
 
 
-def cmd_forget(settings: Settings, args: argparse.Namespace, with_store: WithStore) -> int:
+def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
     given = args.vid if args.vid is not None else args.uid
     person = parse_uuid(given)
     if person is None:
@@ -118,7 +108,7 @@ def cmd_forget(settings: Settings, args: argparse.Namespace, with_store: WithSto
         remote_flag.append(remote)
         return forget(store, vid=vid, uid=uid)
 
-    report = _on_store(settings, with_store, work)
+    report = _on_store(settings, work)
     print(
         f"tracker: forgot {len(report.vids)} visitor id(s), {len(report.uids)} user id(s): {report.total} rows"
     )
@@ -154,10 +144,10 @@ def cmd_ip_key(settings: Settings) -> int:
     return 0
 
 
-def run(args: argparse.Namespace, load: SettingsLoader, with_store: WithStore) -> int:
-    settings = load(args)
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
     if args.command == "prune":
-        return cmd_prune(settings, args.logs_only, with_store)
+        return cmd_prune(settings, args.logs_only)
     if args.command == "forget":
-        return cmd_forget(settings, args, with_store)
+        return cmd_forget(settings, args)
     return cmd_ip_key(settings)

@@ -1,4 +1,4 @@
-"""`tracker geoip lookup IP` and `tracker geoip import FILE…` (wired into `tracker.cli`).
+"""`tracker geoip lookup IP` and `tracker geoip import FILE…`.
 
     tracker geoip lookup IP [config.json] [--data-dir D]
     tracker geoip import FILE [FILE …] [--config config.json] [--data-dir D]
@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 from tqdm import tqdm
 
+from tracker.cli.common import Commands, UsageError, settings_from
 from tracker.config import Settings
 from tracker.normalise.geoip import GeoIP, parse_ip
 from tracker.normalise.geoip.csv_zip import Progress
@@ -30,14 +30,10 @@ from tracker.normalise.geoip.default import DefaultCountries
 from tracker.normalise.geoip.importer import import_files
 from tracker.normalise.geoip.service import open_configured
 
-SettingsLoader = Callable[[argparse.Namespace], Settings]
+NAMES = ("geoip",)
 
 
-class GeoipUsageError(ValueError):
-    """A mistake on the command line: printed without a traceback, exit 2."""
-
-
-def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parsers(commands: Commands) -> None:
     geoip = commands.add_parser("geoip", help="look up an IP, or import a GeoIP database")
     actions = geoip.add_subparsers(dest="geoip_action", required=True)
     lookup = actions.add_parser("lookup", help="print the GeoIP record of an address as JSON")
@@ -76,7 +72,7 @@ def open_for_lookup(settings: Settings) -> tuple[GeoIP, str]:
     try:
         opened = open_configured(settings, persist=False)
     except (OSError, ValueError) as exc:
-        raise GeoipUsageError(f"The GeoIP database cannot be read: {exc}") from exc
+        raise UsageError(f"The GeoIP database cannot be read: {exc}") from exc
     if opened is not None:
         return opened
     return DefaultCountries(), "built-in countries (iptocc)"
@@ -84,7 +80,7 @@ def open_for_lookup(settings: Settings) -> tuple[GeoIP, str]:
 
 def cmd_lookup(settings: Settings, ip: str) -> int:
     if parse_ip(ip) is None:
-        raise GeoipUsageError(f"'{ip}' is not an IPv4 or IPv6 address.")
+        raise UsageError(f"'{ip}' is not an IPv4 or IPv6 address.")
     database, source = open_for_lookup(settings)
     record = database.lookup(ip)
     if record is None:
@@ -101,16 +97,15 @@ def cmd_import(settings: Settings, files: list[Path]) -> int:
             files, settings.data_dir, geoip_version=settings.geoip_version, progress=_bar
         )
     except (OSError, ValueError) as exc:
-        raise GeoipUsageError(f"GeoIP import failed: {exc}") from exc
+        raise UsageError(f"GeoIP import failed: {exc}") from exc
     print(f"tracker: GeoIP data written to {written}; a running tracker uses it after a restart")
     return 0
 
 
-def run(args: argparse.Namespace, load: SettingsLoader) -> int:
-    """Entry from `tracker.cli`: `load` turns the parsed arguments into settings."""
+def run(args: argparse.Namespace) -> int:
     if args.geoip_action == "lookup":
-        return cmd_lookup(load(args), args.ip)
-    return cmd_import(load(args), args.files)
+        return cmd_lookup(settings_from(args), args.ip)
+    return cmd_import(settings_from(args), args.files)
 
 
-__all__ = ["GeoipUsageError", "add_parser", "run"]
+__all__ = ["NAMES", "add_parsers", "run"]

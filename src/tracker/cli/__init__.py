@@ -1,0 +1,72 @@
+"""The command line: ``tracker [config.json]`` as in the seed, plus subcommands.
+
+    tracker [serve] [config.json] [--host H] [--port P] [--data-dir D]
+    tracker schema load|render [config.json] [--data-dir D] [--topology embedded|cluster]
+    tracker query [config.json] [--data-dir D] [--format pretty|JSONEachRow|CSV|TSV] "SQL"
+    tracker console [config.json] [--data-dir D]
+    tracker accounts add [config.json] [--data-dir D] [--uid UID] --password PW|-
+    tracker geoip lookup IP [config.json] [--data-dir D]
+    tracker geoip import FILE [FILE ...] [--config config.json] [--data-dir D]
+    tracker prune [config.json] [--data-dir D] [--logs-only]   (also: tracker --prune config.json)
+    tracker forget [config.json] [--data-dir D] --vid X | --uid Y
+    tracker ip-key rotate [config.json] [--data-dir D]
+
+Each module of this package is one group of commands: its ``NAMES``, ``add_parsers`` and ``run``.
+A user mistake never prints a traceback: it prints ``tracker: <what is wrong>`` and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tracker import __version__
+from tracker.cli import geoip, privacy, serve, store
+from tracker.cli.common import UsageError
+from tracker.config import ConfigError
+from tracker.errors import TrackerError
+
+GROUPS = (serve, store, geoip, privacy)
+SUBCOMMANDS = tuple(name for group in GROUPS for name in group.NAMES)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tracker", description="Event tracking into ClickHouse.")
+    parser.add_argument("--version", action="version", version=f"tracker {__version__}")
+    commands = parser.add_subparsers(dest="command")
+    for group in GROUPS:
+        group.add_parsers(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "serve")  # `tracker [--prune] [config.json]` as in the seed
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # `tracker query config.json --format CSV "SQL"`: argparse took the file for the SQL.
+    if args.command == "query" and args.config is None and len(extra) == 1 and extra[0][:1] != "-":
+        args.config, args.sql, extra = Path(args.sql), extra[0], []
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    run: Callable[[argparse.Namespace], int] = next(
+        group.run for group in GROUPS if args.command in group.NAMES
+    )
+    try:
+        return run(args)
+    except (ConfigError, UsageError, TrackerError) as exc:
+        print(f"tracker: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

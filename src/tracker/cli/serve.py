@@ -1,0 +1,62 @@
+"""`tracker [serve] [config.json]`: serve HTTP until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+
+from tracker.cli import privacy
+from tracker.cli.common import Commands, add_common, settings_from
+from tracker.datadir import DataDir
+from tracker.errors import DataDirInUse
+
+NAMES = ("serve",)
+
+
+def add_parsers(commands: Commands) -> None:
+    serve = commands.add_parser("serve", help="serve HTTP (the default command)")
+    add_common(serve)
+    serve.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    serve.add_argument(
+        "--prune", action="store_true", help="prune (see `tracker prune`), then exit"
+    )
+    serve.add_argument("--logs-only", action="store_true", help="with --prune: only the logs")
+
+
+def run(args: argparse.Namespace) -> int:
+    return cmd_serve(args)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    if args.prune:  # the seed's `tracker --prune [--logs-only] config.json`: prune, then exit
+        return privacy.cmd_prune(settings, args.logs_only)
+    owner = DataDir(settings.data_dir).owner_pid()
+    if owner is not None:  # say so before uvicorn starts, rather than as a failed start-up
+        raise DataDirInUse(
+            f"The data directory {settings.data_dir} is in use by tracker PID {owner}."
+        )
+    import uvicorn
+
+    from tracker.http.app import TrackerApp
+    from tracker.http.limits import server_options
+
+    app = TrackerApp(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        lifespan="on",
+        access_log=False,
+        log_level="info" if settings.debug else "warning",
+        timeout_graceful_shutdown=max(int(settings.shutdown_timeout_seconds), 1),
+        **server_options(settings, ws_limit=settings.max_body_bytes),
+    )
+    server = uvicorn.Server(config)
+    # After a graceful shutdown uvicorn re-raises the signal that stopped it; with the default
+    # SIGTERM action that would end the process with -15 although everything was written.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    server.run()
+    return 0 if server.started else 1
