@@ -1,4 +1,4 @@
-"""Load for the WebSocket route: LZ4 binary frames on many connections (http-api.md §1.8.2).
+"""Load for the WebSocket route: LZ4 binary frames on many connections.
 
 Each connection sends frames for ``--seconds``: a 4-byte little-endian uncompressed length, then one
 raw LZ4 block holding the seed's JSON event (``--per-frame`` > 1 sends a JSON array), each event

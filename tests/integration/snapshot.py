@@ -2,8 +2,8 @@
 
 ``assert_snapshot(name, rows)`` compares rows (after ``volatile`` placeholders are put in) with the
 file. Run with ``UPDATE_SNAPSHOTS=1`` to write the files instead, then review every changed file
-by hand against the spec before keeping it: a snapshot pins what we decided is right, not what the
-code happens to do.
+by hand before keeping it: a snapshot pins what we decided is right, not what the code happens
+to do.
 """
 
 from __future__ import annotations

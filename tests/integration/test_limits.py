@@ -1,4 +1,4 @@
-"""Connection slots, header size, read timeouts and /clear (http-api.md §1.1.1, §1.12, §4.5)."""
+"""Connection slots, header size, read timeouts and /clear."""
 
 from __future__ import annotations
 

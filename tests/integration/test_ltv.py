@@ -1,4 +1,4 @@
-"""``/tr/v1/ltv/``: payments rows and ltv totals, exact to the cent (http-api.md §1.6, §2.13)."""
+"""``/tr/v1/ltv/``: payments rows and ltv totals, exact to the cent."""
 
 from __future__ import annotations
 

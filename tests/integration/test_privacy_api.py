@@ -1,4 +1,4 @@
-"""``/tr/v1/ppi/{action}``: consent, jurisdictions and GeoIP (http-api.md §1.9, §3)."""
+"""``/tr/v1/ppi/{action}``: consent, jurisdictions and GeoIP."""
 
 from __future__ import annotations
 

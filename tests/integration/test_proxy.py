@@ -1,4 +1,4 @@
-"""`/api/`: the reverse proxy to ProxyUrl, its tracking and its daily limit (http-api.md §1.13, §4.1)."""
+"""`/api/`: the reverse proxy to ProxyUrl, its tracking and its daily limit."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def test_request_goes_to_proxy_url_with_its_path_query_and_forwarding_headers(
     assert response.headers["x-upstream"] == "yes"
     assert response.headers["strict-transport-security"] == "max-age=15768000 ; includeSubDomains"
     assert response.headers["access-control-allow-origin"] == "*"
-    seen = last_seen(upstream, "/base/api/users/42?x=1&y=two")  # ProxyUrl's path kept (§9 #25)
+    seen = last_seen(upstream, "/base/api/users/42?x=1&y=two")  # ProxyUrl's path kept
     headers = seen["headers"]
     assert headers["host"] == upstream.url.removeprefix("http://")
     assert headers["x-forwarded-host"] == f"127.0.0.1:{proxy.port}"

@@ -1,4 +1,4 @@
-"""Short links, the redirect admin API and tracked redirects (http-api.md §1.7, §1.10, §1.11)."""
+"""Short links, the redirect admin API and tracked redirects."""
 
 from __future__ import annotations
 

@@ -131,7 +131,7 @@ def test_each_fetch_is_tracked_as_a_client_event_without_a_url(
         f"SELECT url, campaign FROM events WHERE vid = '{vid}'", expected=1
     )
     assert rows == [{"url": "", "campaign": "wasm"}]
-    # userhosts is written for client events only: /pub/ is one again (http-api.md §9 item 1)
+    # userhosts is written for client events only: /pub/ is one again (Go made it a server event)
     assert static_server.wait_for(f"SELECT uid FROM userhosts WHERE vid = '{vid}'", 1) == [
         {"uid": uid}
     ]

@@ -1,4 +1,4 @@
-"""`/tr/v1/ws`: text and LZ4 frames tracked like POSTs, limits, Origin, backpressure (http-api.md §1.8)."""
+"""`/tr/v1/ws`: text and LZ4 frames tracked like POSTs, limits, Origin, backpressure."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def test_text_frame_with_a_json_object_is_stored_as_a_client_event(
     with open_ws(ws_server) as ws:
         ws.send(orjson.dumps({"vid": vid, "uid": uid, "ename": "Text_Frame"}).decode())
     assert rows_for(ws_server, vid, 1)[0]["ename"] == "text_frame"
-    # userhosts is written for client events only (IsServer false on /ws, §1.16)
+    # userhosts is written for client events only, and /ws messages are client events, as in Go
     assert ws_server.wait_for(f"SELECT uid FROM userhosts WHERE vid = '{vid}'", 1) == [{"uid": uid}]
 
 

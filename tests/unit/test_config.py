@@ -27,7 +27,7 @@ from tracker.config.values import Where
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
-# Every top-level key of http-api.md §5.1, with the Go tracker's shipped values where it has them.
+# Every top-level key the Go tracker reads, with its shipped values where it has them.
 GO_CONFIG: dict[str, Any] = {
     "ApiVersion": 1,
     "Domains": ["localhost", "dev.sfpl.io", "tr.sfpl.io"],

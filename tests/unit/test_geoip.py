@@ -524,7 +524,7 @@ def test_a_missing_database_file_leaves_the_default_or_nothing(tmp_path: Path) -
     assert bare.lookup("8.8.8.8") is None
 
 
-# --- how normalise() uses GeoIP (http-api.md §2.8) -------------------------------------------
+# --- how normalise() uses GeoIP ------------------------------------------------------------
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -1,7 +1,7 @@
 """The leaf normalisation functions: hashes, ids, client IP/host, URLs, params, tz, consent, JA4H.
 
-Each is pure, so these tests call them directly. Expected values come from the spec
-(http-api.md §2.3, §2.5-§2.8, §2.10) or are derived by hand in the test.
+Each is pure, so these tests call them directly. Expected values are the Go tracker's (with the
+fixes docs/differences.md lists) or are derived by hand in the test.
 """
 
 from __future__ import annotations
@@ -363,7 +363,7 @@ def test_cookie_domain_is_the_last_two_labels_of_a_dns_name(
 
 # --- URLs ------------------------------------------------------------------------------------
 
-# The shipped config's filter, in the Go config's own style, with the spec's domains (§2.7).
+# The Go tracker's shipped `UrlFilter`, in the Go config's own style, with its domains.
 _SHIPPED_FILTER = (
     r"http(s|)://(api|tr|dev|spark|superset|jupyter|msgxc)(\.staging\.|\.|)"
     r"(valid9\.com|sfpl\.io|localhost)(:[0-9]*|)(/[^\?#]*)(\?|#|)"

@@ -1,8 +1,8 @@
 """The write plan: values coerced to their ClickHouse column types, and which rows an event writes.
 
 `coerce_row` is what stands between a client's loose JSON and a typed ClickHouse batch (the Go
-tracker lost whole batches to one wrong type, http-api.md §9 #3). `plan_event` is the storage
-spec's write sequence (storage.md §1.2-§1.4) with the intended fixes.
+tracker lost whole batches to one wrong type). `plan_event` is the Go tracker's write sequence with
+the fixes docs/differences.md lists.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from tracker.schema.tables import MATERIALIZED_VIEWS, TABLES, VIEW_FED_TABLES, V
 
 DB = "sfpla"
 
-# storage.md §2.2, in its order.
+# Every table of the Go tracker's schema files that the tracker writes or reads.
 SPEC_TABLES = [
     "events", "ips", "hits", "reqs", "browsers", "referrers", "dailies", "counters", "outcomes",
     "ltv", "hosts", "userhosts", "usernames", "emails", "cells", "visitor_interests", "mthreads",
@@ -24,7 +24,7 @@ SPEC_TABLES = [
     "redirect_history", "logs", "updates", "accounts", "orgs", "jurisdictions", "sequences",
 ]  # fmt: skip
 
-# Column counts the spec states outright.
+# Column counts of the Go schema's tables.
 SPEC_COLUMN_COUNTS = {
     "events": 61,
     "mthreads": 135,
@@ -36,9 +36,9 @@ SPEC_COLUMN_COUNTS = {
 }
 
 
-# Column lists as storage.md §2.2 writes them ("name Type = default"; S String, U UUID,
-# DT DateTime64(3), LC LowCardinality(String), J JSON '{}'), copied verbatim so that a catalogue
-# that drifts from the spec fails here rather than agreeing with itself.
+# Column lists of the Go schema, written out independently of the catalogue ("name Type = default";
+# S String, U UUID, DT DateTime64(3), LC LowCardinality(String), J JSON '{}'), so that a catalogue
+# that drifts from the Go schema fails here rather than agreeing with itself.
 SPEC_COLUMNS = {
     "events": """eid U = generateUUIDv4(); oid U; org LC; vid U; device_id U; sid U; hhash S; app S; rel S;
   cflags Int64; created_at DT = now64; uid U; tid U; last S; url S; ip S; iphash S; lat Float64;

@@ -1,4 +1,4 @@
-"""The value map V (http-api.md §2.1) and `normalise()`, the trust boundary of an event.
+"""The value map V (every value of one event) and `normalise()`, the trust boundary of an event.
 
 Requests are represented by the same pieces the hot path hands over: the `User` header, the
 cookies, the path pairs, the query pairs and the parsed body (`http.request.parse_events`), so the

@@ -15,7 +15,7 @@ adaptive   it holds the tuned size (see `AdaptiveSize`) or is          (opt-in)
 Every buffer is also bounded (``HARD_CAP_ROWS``), so even a time- or memory-only table cannot grow
 without limit, and shutdown writes everything whatever the strategy says. Defaults follow the
 seed README (events hybrid / 2 s / 10 MB; payments immediate with 5 retries; mthreads time-based
-5 s) and, for the other tables, the Go batch manager's table (storage.md §4.2), except the row
+5 s) and, for the other tables, the Go batch manager's per-table settings, except the row
 counts of the tables every client event writes: ``events`` 5000 (the README's 1000; 5000 is the
 top of its own "high-volume" advice), ``hosts`` and ``counters`` 2000. An insert costs chDB a
 fixed ~70 ms of CPU (the parts of the table, its projections and its five materialized views)

@@ -3,7 +3,7 @@
     tracker geoip lookup IP [config.json] [--data-dir D]
     tracker geoip import FILE [FILE …] [--config config.json] [--data-dir D]
 
-`lookup` prints the §1.9.4 JSON object of the database the server would use (the configured
+`lookup` prints the `/ppi/geoip` JSON object of the database the server would use (the configured
 file, else the imported one, else the built-in countries), exit 1 when no range holds the
 address. `import` converts IP2Location CSV/zip/BIN files (or copies a `.mmdb`) into
 `<DataDir>/geoip` with a progress bar on stderr; start-up then maps the result instead of

@@ -1,11 +1,12 @@
 """Limits of the HTTP server: the connection slots, the `/api/` daily limit, header size and timeouts.
 
-* `Slots` is the Go tracker's `MaximumConnections` semaphore (http-api.md §1.1.1): a request on a
-  slot-taking route takes a slot without waiting or gets 503 with `Retry-After: 1`. 0 means
-  unlimited, and a slot is given back on every exit path (§9 item 12).
-* `DailyLimit` is `ProxyDailyLimit` (§4.1) as the spec recommends: it counts the proxied requests
-  themselves, per client IP and UTC day, in memory on this node, so a new IP starts at 0 (§9 item 24).
-* `server_options` maps the listener settings (§4.5) onto uvicorn. uvicorn's httptools protocol has
+* `Slots` is the Go tracker's `MaximumConnections` semaphore: a request on a slot-taking route
+  takes a slot without waiting or gets 503 with `Retry-After: 1`. 0 means unlimited (Go answered
+  every request 503), and a slot is given back on every exit path (Go leaked it on panics).
+* `DailyLimit` is `ProxyDailyLimit`: it counts the proxied requests themselves, per client IP and
+  UTC day, in memory on this node, so a new IP starts at 0 (Go counted client events only and
+  treated an IP without a row as over the limit).
+* `server_options` maps the listener settings onto uvicorn. uvicorn's httptools protocol has
   no header-size limit and no read timeouts, so `LimitedHttpTools` adds `MaxHeaderBytes` (431) and
   `ReadHeaderTimeoutSeconds` / `ReadTimeoutSeconds` (408, or the connection is closed once the
   response has started). `IdleTimeoutSeconds` is uvicorn's keep-alive timeout. uvicorn has no
@@ -229,7 +230,7 @@ def ws_max_size(limit: int) -> int:
 
 
 def server_options(settings: Settings, ws_limit: int) -> dict[str, Any]:
-    """uvicorn.Config keyword arguments for the limits and timeouts of http-api.md §4.5."""
+    """uvicorn.Config keyword arguments for the listener's limits and timeouts."""
     return {
         "http": http_protocol(settings),
         "ws": "websockets-sansio",

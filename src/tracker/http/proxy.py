@@ -1,4 +1,4 @@
-"""The `/api/` reverse proxy to `ProxyUrl` (http-api.md §1.13, §4.1, §4.2), served only when it is set.
+"""The `/api/` reverse proxy to `ProxyUrl`, served only when it is set.
 
 Per request: the CORS preflight (unless `IgnoreProxyOptions`), the daily per-IP limit (429 with
 `Retry-After` until the next UTC midnight), then the request is streamed to the upstream and the
@@ -7,7 +7,7 @@ Afterwards the request is tracked as a server event with `url` = the API path, u
 matches `ProxyUrlFilter` (a "don't track these" pattern). The body went upstream unread, so the
 event holds the path pairs after `/api/`, the query, the cookies and the `User` header.
 
-Unlike the Go tracker (§9 items 24, 25): the scheme and path of `ProxyUrl` are honoured
+Unlike the Go tracker (see docs/differences.md): the scheme and path of `ProxyUrl` are honoured
 (`http://h/base` + `/api/x` → `http://h/base/api/x`); the upstream sees its own `Host` (the
 client's is in `X-Forwarded-Host`); `X-Forwarded-For` is the client-side peer, appended to the
 incoming value only when the peer is a trusted proxy; an empty `ProxyUrlFilter` tracks every

@@ -1,18 +1,18 @@
 """Tracked redirects (``/rdr/``, ``/xrdr/``) and the short-link admin API (``/rpi/``).
 
 ``/tr/v{N}/rdr/?url=…`` records a server event and ``/xrdr/`` a client event (with the ``vid`` and
-``sid`` cookies on the 302), then redirect to ``url`` (http-api.md §1.7). Unlike the Go tracker
-(§9 item 20) they are not open redirects: ``url`` must be a path on this host (``/…``) or an
-http(s) URL whose host is one of ``Domains`` or matches ``RedirectAllowHosts`` (exact names,
-``*.example.com`` for subdomains, ``*`` for any host); anything else is a 400. Without ``url``,
+``sid`` cookies on the 302), then redirect to ``url``. Unlike the Go tracker's, they are not open
+redirects: ``url`` must be a path on this host (``/…``) or an http(s) URL whose host is one of
+``Domains`` or matches ``RedirectAllowHosts`` (exact names, ``*.example.com`` for subdomains, ``*``
+for any host); anything else is a 400. Without ``url``,
 ``DefaultRedirect`` is used; when it is empty or points at ``/rdr/`` or ``/xrdr/`` itself the
 answer is 404, never a redirect loop.
 
-The admin API (§1.10), authenticated as ``tracker.accounts`` describes:
+The admin API, authenticated as ``tracker.accounts`` describes:
 
 * ``POST /tr/v{N}/rpi/redirect[/{uid}/{password}]`` creates or updates a short link;
 * ``GET /tr/v{N}/rpi/redirects[/{uid}/{password}]/{host}`` lists that host's link history as
-  ``{"results": [...]}`` (Go listed every host's, §9 item 18).
+  ``{"results": [...]}`` (Go listed every host's).
 
 With an ``Authorization: Basic`` header the ``{uid}/{password}`` segments may be left out (or be
 placeholders such as ``-/-``), which keeps passwords out of URLs and access logs.

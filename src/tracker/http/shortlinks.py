@@ -1,8 +1,8 @@
-"""Short links: the catch-all ``/<path>`` resolves ``host + path`` to a target (http-api.md §1.11 B).
+"""Short links: the catch-all ``/<path>`` resolves ``host + path`` to a target.
 
 Resolution goes through a bounded in-process cache (LRU, ``MAX_ENTRIES``) that also remembers
 misses for a short while, so a flood of unknown paths costs one lookup per path per
-``MISS_TTL`` (§9 item 17: the Go cache was unbounded, kept hits 5 minutes and no misses). A link
+``MISS_TTL`` (the Go cache was unbounded, kept hits 5 minutes and no misses). A link
 created or changed on this node is put in the cache at once (``remember``), so it resolves here
 before its ``redirects`` batch lands; other nodes see it within ``MISS_TTL`` / ``HIT_TTL``.
 
@@ -12,7 +12,7 @@ The key is ``plan.redirect_rows.link_key``: the same normalisation as on write, 
 A hit answers 302 and records an event: a client event ``short_rdr`` (``etyp`` redirect) whose
 ``vid``/``sid`` cookies ride on the 302 itself (the Go tracker set them after the redirect, so
 they were lost), or, when the target is a tracked ``/tr/v1/rdr/`` link, a server event with the
-link's parameters, redirecting in one hop to its ``url`` (§1.11 B.3). A miss is a 404 JSON error.
+link's parameters, redirecting in one hop to its ``url`` (as Go did). A miss is a 404 JSON error.
 """
 
 from __future__ import annotations

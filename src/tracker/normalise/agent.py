@@ -1,6 +1,6 @@
 """User agents → browser, OS, device type and a bot flag, parsed on the server.
 
-The Go tracker parsed nothing (http-api.md §2.9): `device` and `os` came only from the page's
+The Go tracker parsed nothing: `device` and `os` came only from the page's
 JavaScript. Here they are filled from the `User-Agent` when the client did not send them.
 
 * Parser: `ua-parser` (uap-python, Apache-2.0) over the uap-core rules in `ua-parser-builtins`,

@@ -1,4 +1,4 @@
-"""Client IP, request host and cookie domain (http-api.md §2.6, with §9 #35 fixed).
+"""Client IP, request host and cookie domain, as the Go tracker derived them, with fixes.
 
 Differences from the Go tracker, all deliberate:
 
@@ -15,9 +15,9 @@ Caveat kept from Go: the FIRST X-Forwarded-For entry is used. A trusted proxy th
 client-sent X-Forwarded-For passes the client's claim through, so configure the proxy to set
 `X-Real-IP` (checked first) or to overwrite X-Forwarded-For.
 * The host is lowercased with its port stripped on every path, including direct requests (Go kept
-  `localhost:8443`, §2.6). IPv6 literals come back without brackets: `[::1]:8080` and `[::1]`
-  both give `::1`, which is what Go's `net.SplitHostPort` gives for the ported form and the same
-  text `client_ip` uses for that address.
+  `localhost:8443` on a direct request). IPv6 literals come back without brackets: `[::1]:8080` and
+  `[::1]` both give `::1`, which is what Go's `net.SplitHostPort` gives for the ported form and the
+  same text `client_ip` uses for that address.
 
 IP parsing uses `socket.inet_pton` (strict: no leading zeros, no zone ids, no short forms) and
 formats the result the way Go's `net.IP.String` and Python's `ipaddress` do (RFC 5952, IPv4-mapped

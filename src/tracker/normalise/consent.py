@@ -1,4 +1,4 @@
-"""Consent flags (`cflags`) as bit tests (http-api.md §2.10, §9 #27).
+"""Consent flags (`cflags`) as bit tests.
 
 `cflags` is an int64 bitfield chosen by the integrator; the tracker assigns no names to its bits.
 The Go tracker compared it numerically (`cflags >= CFlagsMarketing`), so any larger value passed

@@ -24,7 +24,8 @@ from tracker.normalise.geoip.locate import locate
 from tracker.normalise.ids import ZERO_UUID, Uuid, new_id, parse_uuid
 from tracker.normalise.values import Values
 
-# String fields the Go tracker meant to trim and lowercase (its helper was a no-op, §9 item 7).
+# String fields the Go tracker meant to trim and lowercase (its helper was a no-op, so it stored
+# them as sent).
 IDENTIFIER_FIELDS = (
     "app", "rel", "ptyp", "xid", "split", "ename", "etyp", "sink", "source", "medium",
     "campaign", "content", "term", "relation", "aff", "arm_id", "mcid", "device", "os",
@@ -166,7 +167,7 @@ def normalise(
         if _text(v.get("acct", "")) != expected:
             raise InvalidEvent("Field 'acct' does not match this host.")
 
-    # 3. Identifier strings are trimmed and lowercased on every transport (§9 item 7); before
+    # 3. Identifier strings are trimmed and lowercased on every transport (Go meant to); before
     #    the ename alias so the alias copies the cleaned value.
     #    Only the fields present are visited (a few of the 19), strings without the `_text` call.
     for key in _IDENTIFIER_SET.intersection(v):
@@ -176,7 +177,7 @@ def normalise(
         elif value is not None and not isinstance(value, list):
             v[key] = _text(value).strip().lower()
 
-    # 4. Tracking links carry the event name as utm_content (§2.1 step 7).
+    # 4. Tracking links carry the event name as utm_content (Go's alias, kept on purpose).
     if "ename" not in v and isinstance(v.get("content"), str):
         v["ename"] = v.pop("content")
 
@@ -209,7 +210,7 @@ def normalise(
     last_text = ctx.url_filter.apply(_text(last)) if last is not None else None
 
     # 8. Location, after consent (step 6) and before the raw values are dropped: the client's own
-    #    values win, then its time zone's country, then GeoIP fills what is missing (§2.8).
+    #    values win, then its time zone's country, then GeoIP fills what is missing.
     place = locate(
         v, origin.ip, geo.country_for_tz(v.get("tz")), ctx.geoip, ctx.use_region_descriptions
     )

@@ -1,10 +1,10 @@
-"""Time zone → country (http-api.md §2.8) and the generator of its data module.
+"""Time zone → country, and the generator of its data module.
 
 `country_for_tz` looks the zone up in `tz_countries.TZ_COUNTRIES`, a literal dict generated from
 the tz database; nothing is read from the system at run time. Differences from the Go map, all
 deliberate: the lookup trims and lowercases its input (Go matched only already-lowercase zones,
-so WebSocket `America/Los_Angeles` missed, §9 #4), every key is lowercase (Go had three mixed-case
-keys that never matched, §9 #34), and zones Go did not know (zone.tab-only zones such as
+so WebSocket `America/Los_Angeles` missed), every key is lowercase (Go had three mixed-case keys
+that never matched), and zones Go did not know (zone.tab-only zones such as
 `Europe/Oslo`, and old link names that browsers' `Intl` still reports such as `Asia/Calcutta`)
 are mapped too.
 

@@ -1,10 +1,9 @@
 """Hashes written to ClickHouse: hhash, bhash, iphash, ehash/chash/uhash and the account check.
 
-The FNV and SHA-1 forms are byte-for-byte those of the Go tracker (http-api.md §2.6,
-storage.md §1.1), so rows written by either implementation join. The one deliberate difference
-is `iphash`: the Go form (`legacy_iphash`) is an unsalted 32-bit FNV chain that can be reversed
-by enumerating the IPv4 space (§3.5, §9 #35); `iphash` is an HMAC-SHA256 keyed with a configured
-secret.
+The FNV and SHA-1 forms are byte-for-byte those of the Go tracker, so rows written by either
+implementation join. The one deliberate difference is `iphash`: the Go form (`legacy_iphash`) is
+an unsalted 32-bit FNV chain that can be reversed by enumerating the IPv4 space; `iphash` is an
+HMAC-SHA256 keyed with a configured secret (see docs/differences.md).
 
 All functions are pure. `hhash`, `bhash` and `iphash` are memoised: hosts, user agents and client
 IPs repeat across requests, FNV over a 200-byte user agent is a Python-level loop (~18 µs), and an

@@ -68,10 +68,10 @@ def _parse_text(value: str) -> Uuid | None:
 
 
 # --- UUIDv7 ----------------------------------------------------------------------------------
-# Layout (RFC 9562 §5.7): 48-bit unix_ts_ms | ver (4) | rand_a (12) | var (2) | rand_b (62).
-# We use RFC 9562 §6.2 method 1 with a 42-bit counter: its top 12 bits fill rand_a and its low 30
-# bits the top of rand_b; the last 32 bits of rand_b are fresh random data on every call. A new
-# millisecond reseeds the counter with random bits, keeping its top bit clear so that at least
+# Layout (RFC 9562 section 5.7): 48-bit unix_ts_ms | ver (4) | rand_a (12) | var (2) | rand_b (62).
+# We use RFC 9562 section 6.2 method 1 with a 42-bit counter: its top 12 bits fill rand_a and its
+# low 30 bits the top of rand_b; the last 32 bits of rand_b are fresh random data on every call. A
+# new millisecond reseeds the counter with random bits, keeping its top bit clear so that at least
 # 2**41 ids fit in one millisecond before the counter overflows; on overflow (or when the clock
 # steps back) the timestamp is advanced past the last one used, so ids never go backwards.
 _COUNTER_BITS = 42

@@ -1,6 +1,6 @@
 """JA4H HTTP client fingerprint, in the go-ja4h form the existing `events.ja4h` rows hold.
 
-http-api.md §2.6. The value is `A_B_C_D`:
+The value is `A_B_C_D`:
 
 * A: the first two letters of the lowercased method; `20` for HTTP/2, else `11`; `c`/`n` for
   cookies present; `r`/`n` for a non-empty Referer; the two-digit count of distinct header names
@@ -14,7 +14,7 @@ http-api.md §2.6. The value is `A_B_C_D`:
 * D: identical to C.
 
 This is not the FoxIO JA4H specification, which hashes headers in wire order and cookie names
-*with values* in D. go-ja4h cannot see wire order (Go's header map) and repeats C as D (§9 #36).
+*with values* in D. go-ja4h cannot see wire order (Go's header map) and repeats C as D.
 We reproduce it so that fingerprints stay comparable with existing rows.
 
 Go's server takes `Host` out of the header map and drops `Transfer-Encoding` after reading the

@@ -1,11 +1,13 @@
-"""`events.params`: which keys go in, and how string values are typed (http-api.md §2.3).
+"""`events.params`: which keys go in, and how string values are typed.
 
-The Go tracker built params differently per transport and lost data on each (§9 #5). We use the
-rule the spec recommends for every transport: the custom top-level keys plus the nested `params`
-object (nested keys win), minus the excluded keys. Exclusion is case-insensitive, so a WebSocket
-`Email` is dropped like a REST `email` (Go lowercased the WS snapshot, which had the same effect).
+The Go tracker built params differently per transport and lost data on each (POST custom keys, WS
+nested params; see docs/differences.md). We use one rule for every transport: the custom top-level
+keys plus the nested `params` object (nested keys win), minus the excluded keys. Exclusion is
+case-insensitive, so a WebSocket `Email` is dropped like a REST `email` (Go lowercased the WS
+snapshot, which had the same effect).
 
-Value conversion follows §2.3 step 4 with the §9 #6 bugs fixed:
+Value conversion is Go's (trimmed strings; booleans, numbers, dates and JSON text parsed) with
+its bugs fixed:
 
 * integer strings are not multiplied by 1000 (Go turned "epoch seconds" into ms, and any other
   number in that range with them);
@@ -32,7 +34,7 @@ import orjson
 
 __all__ = ["EXCLUDED_KEYS", "build_params", "convert_value"]
 
-# The §2.3 step 2 list (de-identification and column duplicates), in the spec's order.
+# The keys Go deleted from params (de-identification and column duplicates), in Go's order.
 # fmt: off
 EXCLUDED_KEYS: frozenset[str] = frozenset((
     "uri", "hhash", "iphash", "cell", "chash", "email", "ehash", "uname", "acct", "first", "lat",
@@ -81,7 +83,8 @@ def _epoch_ms(
 
 
 def _parse_date(s: str) -> int | None:
-    """Epoch ms (UTC) for RFC 3339 and the five Go layouts of §2.3; None otherwise.
+    """Epoch ms (UTC) for RFC 3339 and Go's five other layouts (`YYYY-MM-DD HH:MM:SS`,
+    `YYYY-MM-DDTHH:MM:SS`, `YYYY-MM-DD`, `MM/DD/YYYY`, `DD/MM/YYYY`); None otherwise.
 
     `s` is trimmed and at least 10 characters long.
 

@@ -1,7 +1,7 @@
-"""URL normalisation for `url` and `last` (http-api.md §2.7, storage.md §1.1).
+"""URL normalisation for `url` and `last`, in the Go tracker's form.
 
-We keep the Go tracker's observed output shape on purpose (§9 #8): every existing row holds it,
-and `hits`/`referrers` group by it. So:
+We keep the Go tracker's observed output shape on purpose (see "Kept on purpose" in
+docs/differences.md): every existing row holds it, and `hits`/`referrers` group by it. So:
 
 * with a `UrlFilter` regex: a match is replaced by the chosen capture group (1-based; 0 = the last
   group; a group that did not take part gives ''); with no match, or a group index out of range,

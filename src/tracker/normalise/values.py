@@ -1,6 +1,6 @@
 """Building the untrusted value map V of one event from the parts of a request.
 
-The Go tracker builds V in a fixed order (http-api.md §2.1); later sources override earlier ones:
+The Go tracker builds V in a fixed order; later sources override earlier ones:
 
 1. the ``User`` request header (a JSON object; anything else, ``null`` included, is ignored),
 2. cookies ``vid``, ``sid``, ``ehash`` and ``CookieConsent`` (as ``cflags``),
@@ -8,7 +8,7 @@ The Go tracker builds V in a fixed order (http-api.md §2.1); later sources over
 4. the query string,
 5. the body (a JSON object, one element of a JSON array, a form body or a WebSocket message).
 
-Unlike the Go tracker, one rule holds for every source and transport (http-api.md §9 items 4, 5, 11):
+Unlike the Go tracker, one rule holds for every source and transport (see docs/differences.md):
 keys are trimmed and lowercased and lose a leading ``utm_`` (so ``utm_source`` is ``source``
 everywhere, and ``x_utm_y`` keeps its name); values keep their case (identifiers are lowercased later,
 field by field, in ``tracker.normalise.event``); JSON ``null`` values are skipped. The query string is
@@ -52,7 +52,7 @@ def merge(target: Values, source: Mapping[str, Any]) -> None:
     """Copy ``source`` into ``target`` with normalised keys, skipping nulls.
 
     When both hold an object under the same key the two are merged one level deep, as the Go
-    tracker does for injected values (§2.1 step 4); any other value overwrites.
+    tracker does for injected values (WebSocket messages, short links); any other value overwrites.
     """
     for raw_key, value in source.items():
         if value is None or not isinstance(raw_key, str):
@@ -130,7 +130,7 @@ def build(
     body: Mapping[str, Any] | None,
 ) -> Values:
     values: Values = {}
-    # In the §2.1 order; most sources of most requests are empty, and merging nothing is skipped.
+    # In the order above; most sources of most requests are empty, and merging nothing is skipped.
     for source in (
         from_user_header(user_header) if user_header else None,
         from_cookies(cookies) if cookies else None,

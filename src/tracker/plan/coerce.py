@@ -1,10 +1,9 @@
 """Coercing loose values to ClickHouse column types, so no row can poison a batch.
 
 The Go tracker bound request values straight into typed columns; one number in a String column or
-one array in a JSON column made the driver reject the whole batch (http-api.md §9 item 3). Here every
-value is converted to its column's type before it is queued, and a value that cannot be converted is
-left out, so the column takes its schema default. The output is what ``orjson`` encodes as one
-``JSONEachRow`` line.
+one array in a JSON column made the driver reject the whole batch. Here every value is converted
+to its column's type before it is queued, and a value that cannot be converted is left out, so the
+column takes its schema default. The output is what ``orjson`` encodes as one ``JSONEachRow`` line.
 """
 
 from __future__ import annotations

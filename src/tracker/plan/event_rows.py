@@ -1,4 +1,4 @@
-"""The write plan of one event: which rows go to which tables (storage.md §1.2-1.4), as data.
+"""The write plan of one event: which rows go to which tables, as data.
 
 Differences from the Go tracker's sequence, each deliberate (docs/differences.md):
 
@@ -191,7 +191,7 @@ def messaging_records(event: Event) -> list[Record]:
 
 
 def client_records(event: Event) -> list[Record]:
-    """Rows only client events write (storage.md §1.4), minus those the views feed."""
+    """Rows only client events write (as in Go), minus those the views feed."""
     v = event.values
     day = event.created_at.date().isoformat()
     records = [typed_record("dailies", {"ip": event.ip or event.iphash, "day": day, "total": 1})]

@@ -1,4 +1,4 @@
-"""LTV: one ``payments`` row per line item and the ``ltv`` totals (http-api.md §2.13, storage.md §1.5).
+"""LTV: one ``payments`` row per line item and the ``ltv`` totals.
 
 Money is parsed and summed as ``decimal.Decimal`` and turned into the schema's Float64 only when a
 row is written, so ``50 + 25.10`` is stored as ``75.1``, not ``75.10000000000001``. A JSON number
@@ -10,7 +10,8 @@ such values as 0, ``now`` or a lowercased currency.
 Differences from the Go tracker, all deliberate:
 
 * times (``starts``, ``ends``, ``invoiced_at``, ``paid_at``) are read case-insensitively, so a
-  lowercased ``2024-01-02t03:04:05z`` is that time, not "now" (§9 item 4);
+  lowercased ``2024-01-02t03:04:05z`` is that time, not "now" (Go lowercased the text, then
+  could not parse it);
 * the currency is an ISO 4217 code, uppercased (``usd`` → ``USD``); in batch mode a line item
   without one takes the request's top-level ``currency`` (Go: always ``USD``);
 * one request carries one currency: the ``ltv`` total of mixed currencies would mean nothing.

@@ -1,8 +1,8 @@
-"""Consent: the row ``POST /ppi/agree`` writes to ``agreements`` and ``agreed`` (storage.md §1.6).
+"""Consent: the row ``POST /ppi/agree`` writes to ``agreements`` and ``agreed``.
 
 The body's keys are read lowercased (the Go tracker read them as given, so ``VID`` was lost);
 values keep their case. Every value is coerced to its column's type, so a number in a String
-column or a bad ``ref`` no longer drops the whole batch (http-api.md §9 item 3).
+column or a bad ``ref`` no longer drops the whole batch (as it did in Go).
 
 Differences from the Go tracker, all deliberate:
 

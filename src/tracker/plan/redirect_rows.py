@@ -1,13 +1,13 @@
 """Short links: the lookup key, the checks of a create/update request, and its two rows.
 
-The key is the one rule shared by writing a link and resolving it (http-api.md §9 item 17):
-the host lowercased without its port, then the path lowercased (no scheme, no query). The Go
-tracker stored that form but looked up the raw ``Host`` (port and case kept) and the path with its
-case, so links failed on ``:8443`` and on mixed-case paths.
+The key is the one rule shared by writing a link and resolving it: the host lowercased without
+its port, then the path lowercased (no scheme, no query). The Go tracker stored that form but
+looked up the raw ``Host`` (port and case kept) and the path with its case, so links failed on
+``:8443`` and on mixed-case paths.
 
 Checks of ``POST /rpi/redirect`` run in the Go tracker's order and answer its texts, each followed
-by what was expected (``shorten_url.html`` shows the text to the user), with §9 items 12 and 19
-fixed: a missing or non-string URL is a 400, not a panic, and the self-reference check compares
+by what was expected (``shorten_url.html`` shows the text to the user), with Go's bugs fixed:
+a missing or non-string URL is a 400, not a panic, and the self-reference check compares
 hosts without ports. ``redirect_history.pathto`` is the target's path, not the source's.
 """
 

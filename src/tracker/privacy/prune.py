@@ -12,7 +12,7 @@ finishes before the next starts, under a progress bar:
   config.json for this; the config file is never written here.)
 * **PruneLimit** stops after that many rows, counted exactly: in the partition where the limit
   falls, only the oldest rows up to it are pruned (ordered by the time column, then the table's
-  sorting key). The Go comparison was inverted (§9 item 32).
+  sorting key). The Go comparison was inverted (``limit > total`` stopped early).
 * **Logs** older than ``PruneLogsTTL`` seconds (by ``created_at``) are deleted unless
   ``PruneLogsSkip``; ``--logs-only`` (or ``PruneLogsOnly``) prunes nothing else. ``PruneLimit``
   does not apply to logs.

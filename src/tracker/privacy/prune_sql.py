@@ -1,6 +1,6 @@
 """One `Prune[]` rule of config.json as ClickHouse SQL: which rows, and what happens to them.
 
-The intended semantics of http-api.md §3.4, on ClickHouse:
+What the Go tracker's prune rules were meant to do (its ClickHouse prune never ran), on ClickHouse:
 
 * rows older than ``TTL`` seconds (by the table's time column: ``created_at`` for events) are
   expired; rows older than ``PruneSkipToTimestamp`` are left alone, and so are rows whose

@@ -1,17 +1,18 @@
-"""Short constructors for catalogue columns, named after storage.md §2.2's type legend.
+"""Short constructors for catalogue columns: ``S`` String, ``LC`` LowCardinality(String), ``U``
+UUID, ``DT`` DateTime64(3), ``D`` Date, ``J`` JSON, and so on.
 
-``S("app")`` reads as the spec's "app S"; a default is given only where the spec shows one (every
-other column takes its type's default: '' for strings, the zero UUID, 0, [], false, epoch).
+``S("app")`` is the String column ``app``; a default is given only where the Go schema declares one
+(every other column takes its type's default: '' for strings, the zero UUID, 0, [], false, epoch).
 """
 
 from __future__ import annotations
 
 from tracker.schema.model import Column
 
-NOW = "now64(3)"  # the spec's "now64"
-EPOCH = "toDateTime64(0, 3)"  # the spec's "epoch"
+NOW = "now64(3)"
+EPOCH = "toDateTime64(0, 3)"
 TODAY = "today()"
-EMPTY_OBJECT = "'{}'"  # the spec's J default
+EMPTY_OBJECT = "'{}'"  # every JSON column's default
 NEW_UUID = "generateUUIDv4()"
 
 

@@ -9,11 +9,12 @@ EMBEDDED (chDB, one node, no Keeper)::
     CREATE MATERIALIZED VIEW IF NOT EXISTS sfpla.hits_mv TO sfpla.hits AS SELECT ...
 
 Every table keeps a deduplication window, MV targets included: the spool replays a batch with the
-same ``insert_deduplication_token``, and only tables with a window ignore the repeat (DESIGN.md
-decision 4; the insert must also set ``deduplicate_blocks_in_dependent_materialized_views = 1``).
+same ``insert_deduplication_token``, and only tables with a window ignore the repeat (the insert
+must also set ``deduplicate_blocks_in_dependent_materialized_views = 1``).
 
-CLUSTER (the Go tracker's form, storage.md §3.1/§3.4), one text for single node, replicas and
-shards — the topology lives in the server config (macros, ``default_replica_path``)::
+CLUSTER (the Go tracker's form: ``ON CLUSTER``, argument-less Replicated engines, ``Distributed``
+with ``rand()``), one text for single node, replicas and shards — the topology lives in the server
+config (macros, ``default_replica_path``)::
 
     CREATE DATABASE IF NOT EXISTS sfpla ON CLUSTER tracker_cluster
     CREATE TABLE IF NOT EXISTS sfpla.events_local ON CLUSTER tracker_cluster (...)
@@ -84,7 +85,7 @@ def storage_name(table: str, topology: Topology) -> str:
 
 def insert_target(table: str, topology: Topology) -> str:
     """The name to insert into: always the plain name (in a cluster, the Distributed table), so
-    the materialized views attached to it fire exactly as in the Go tracker (storage.md §3.4 #5)."""
+    the materialized views attached to it fire exactly as in the Go tracker."""
     if table not in TABLES:
         raise KeyError(f"No table {table!r} in the schema catalogue.")
     return table

@@ -1,12 +1,12 @@
 """The catalogue: every table, view and materialized view the tracker writes or reads.
 
 This is the one source of truth for the DDL (``render.py`` turns it into SQL) and for the column
-lists the write plan coerces rows against. Tables follow storage.md §2.2; the table definitions
-live in ``tables_analytics.py``, ``tables_messaging.py`` and ``tables_accounts.py``.
+lists the write plan coerces rows against. Tables follow the Go tracker's schema files; the table
+definitions live in ``tables_analytics.py``, ``tables_messaging.py`` and ``tables_accounts.py``.
 
 The five counter tables ``hits``, ``ips``, ``reqs``, ``browsers`` and ``referrers`` are fed **only**
 by the materialized views below, which fire on every insert into ``events``. The application never
-inserts into them: the Go tracker did both and counted client events twice (storage.md §7 #8).
+inserts into them: the Go tracker did both and counted client events twice (docs/differences.md).
 """
 
 from __future__ import annotations

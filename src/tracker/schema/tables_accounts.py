@@ -1,5 +1,5 @@
 """Payments, consent agreements, NATS-fed logs and updates, and the tables the tracker only reads
-(accounts, orgs, jurisdictions, sequences) — storage.md §2.2, in the spec's column order.
+(accounts, orgs, jurisdictions, sequences), in the Go tracker's schema's column order.
 """
 
 from __future__ import annotations
@@ -196,8 +196,8 @@ ACCOUNTS = Table(
     order_by="uid",
 )
 
-# The tracker reads only ddata (default_destination_host, tracker_host); the spec does not place
-# ddata among the other columns, so it sits before the audit columns.
+# The tracker reads only ddata (default_destination_host, tracker_host). Where the Go schema puts
+# ddata among the other columns is not known here, so it sits before the audit columns.
 ORGS = Table(
     name="orgs",
     columns=(

@@ -1,6 +1,6 @@
-"""Analytics tables (storage.md §2.2): events, the counters, the lookup tables, visitor_interests.
+"""Analytics tables: events, the counters, the lookup tables, visitor_interests.
 
-Column order, types and defaults are the spec's, in the spec's order.
+Column order, types and defaults are those of the Go tracker's schema (``analytics.1.sql``).
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ COUNTERS = Table(
     engine="SummingMergeTree",
     engine_args=("total",),
     partition_by="toYYYYMM(date)",
-    order_by="id",  # date is not in the key: one row per id and month (spec, verified)
+    order_by="id",  # date is not in the key: one row per id and month (as in Go, verified)
 )
 
 OUTCOMES = Table(

@@ -1,5 +1,6 @@
-"""Messaging tables (storage.md §2.2, messaging.1.sql): threads, messages, triage, impressions,
-short-link redirects. Column order, types and defaults are the spec's, in the spec's order.
+"""Messaging tables: threads, messages, triage, impressions, short-link redirects.
+
+Column order, types and defaults are those of the Go tracker's schema (``messaging.1.sql``).
 """
 
 from __future__ import annotations
@@ -233,7 +234,7 @@ MSTORE = Table(
     order_by="(oid, org, tid, mid, created_at)",
 )
 
-# mtriage = mstore minus these columns, and its updated_at defaults to now64 (spec §2.2).
+# mtriage = mstore minus these columns, and its updated_at defaults to now64 (mstore's: epoch).
 NOT_IN_MTRIAGE = frozenset(
     {
         "planned",

@@ -1,7 +1,7 @@
 """Embedded ClickHouse (chDB): the default store, in this process, under ``<data>/clickhouse``.
 
 chDB sessions are not shared across threads: the writer thread has its own session, and every
-thread that calls ``query`` gets one of its own on the same path (DESIGN.md decision 2).
+thread that calls ``query`` gets one of its own on the same path.
 Settings that must hold for every statement (UTC, the database) are set per session.
 """
 

@@ -5,7 +5,8 @@ Readers, one module each, all answering `GeoIP.lookup(ip) -> GeoRecord | None`:
 * `csv_zip` — IP2Location LITE DB11 CSV files, plain or zipped (the Go tracker's `IPv4GeoIPZip` /
   `IPv6GeoIPZip`), parsed into a `store.RangeStore` in memory;
 * `store` — the compact sorted-range file `tracker geoip import` writes into `<DataDir>/geoip`, so a
-  big CSV or BIN is converted once and only memory-mapped at start-up (http-api.md §9 item 33);
+  big CSV or BIN is converted once and only memory-mapped at start-up (Go re-imported the CSV on
+  start-up, blocking the listener);
 * `bin` — IP2Location BIN files, read from a memory map;
 * `mmdb` — MaxMind-format `.mmdb` files (GeoLite2, DB-IP, IPinfo, …) through `maxminddb`;
 * `default` — the country-only database that ships inside the `iptocc` package (RIR allocations);
@@ -26,7 +27,7 @@ IPV4_MAPPED_BASE = 0xFFFF << 32  # ::ffff:0.0.0.0
 
 
 class GeoRecord(NamedTuple):
-    """One range of addresses and where it is (http-api.md §1.9.4); empty fields are "".
+    """One range of addresses and where it is (what `/ppi/geoip` answers); empty fields are "".
 
     A NamedTuple rather than a frozen dataclass: one is built per lookup, and a frozen
     dataclass's `__init__` costs ten times as much.
@@ -44,7 +45,7 @@ class GeoRecord(NamedTuple):
     tz: str = ""
 
     def as_json(self) -> dict[str, str | float]:
-        """The §1.9.4 object, keys in the Go tracker's order; `ips`/`ipe` are decimal strings."""
+        """The `/ppi/geoip` answer, keys in Go's order; `ips`/`ipe` are decimal strings."""
         return {
             "ips": str(self.ip_from),
             "ipe": str(self.ip_to),

@@ -1,4 +1,4 @@
-"""IP2Location LITE DB11 CSV files, plain or inside a zip archive (http-api.md §3.3).
+"""IP2Location LITE DB11 CSV files, plain or inside a zip archive (the Go tracker's format).
 
 Each row: `ip_from, ip_to, country_code, country_name, region_name, city_name, latitude,
 longitude, zip_code, time_zone`, double-quoted, no header. `ip_from`/`ip_to` are decimal integers

@@ -1,10 +1,10 @@
-"""Where an event happened: the client's own values, then its time zone, then GeoIP (§2.8).
+"""Where an event happened: the client's own values, then its time zone, then GeoIP.
 
 Precedence, field by field: a value the client sent wins; the country of the client's time zone
 comes next; GeoIP fills what is still missing. Differences from the Go tracker, all deliberate:
 
 * a GeoIP latitude or longitude of exactly 0 is a position like any other (Go took them only when
-  both were non-zero, §9 item 33); they are taken as a pair, when the client sent neither;
+  both were non-zero); they are taken as a pair, when the client sent neither;
 * GeoIP's region, city, zip and position are taken only when GeoIP agrees with the country
   already known (the client's or its time zone's), so an event never says FR and New York;
 * GeoIP's region and city are lowercased like the client's, so one column holds one spelling;

@@ -1,7 +1,7 @@
 """Sorted address ranges in one compact file, looked up with `bisect` over a memory map.
 
 The Go tracker copied IP2Location CSVs into a Pebble store at `./pdb` on every start-up that saw a
-new `GeoIPVersion`, blocking the listener meanwhile (http-api.md §9 item 33). Here the CSV (or
+new `GeoIPVersion`, blocking the listener meanwhile. Here the CSV (or
 BIN) is converted once, by `tracker geoip import`, into `<DataDir>/geoip/geoip.store`, which
 start-up maps in milliseconds. The CSV reader builds the same structure in memory.
 
