@@ -105,7 +105,7 @@ class Event:
     zip: str = ""
     lat: float = 0.0
     lon: float = 0.0
-    consented: bool = True  # False: no analytics consent; nothing is stored (consent_policy)
+    consented: bool = True  # False: no analytics consent (CFlagsAnalytics); nothing is stored
 
 
 def check_types(values: Values) -> None:
@@ -195,7 +195,7 @@ def normalise(
 
     # 6. Consent is read before any enrichment so later steps can honour it. Without the
     #    CFlagsAnalytics bits the event stops here: no URL, GeoIP, agent or hash work is done
-    #    for it, and the write plan stores nothing (tracker.normalise.consent_policy).
+    #    for it, and the write plan stores nothing (docs/privacy.md).
     given_cflags = parse_cflags(v.get("cflags"))
     cflags = given_cflags or 0
     if not has_all(given_cflags, ctx.cflags_analytics):

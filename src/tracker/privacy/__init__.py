@@ -7,10 +7,9 @@
     retention.py  apply_retention(): `DataRetentionDays` as table TTLs, at start-up
     forget.py     forget(): every row of a visitor or user, from every table that holds them
     ipkey.py      rotate_ip_key(): a new generated key for `iphash`
-    commands.py   `tracker prune`, `tracker forget`, `tracker ip-key rotate`
 
-Consent (which events are stored at all) is decided while normalising:
-`tracker.normalise.consent_policy`.
+The commands that run them are in `tracker.cli.privacy`. Consent (which events are stored at all)
+is decided while normalising (`tracker.normalise.event`, step 6; docs/privacy.md).
 """
 
 from tracker.privacy.forget import ForgetReport, forget, person_tables
