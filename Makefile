@@ -29,8 +29,10 @@ install-dev: $(VENV)/.dev-installed  ## create .venv with the development tools
 run: install  ## serve on the embedded store (./data); CONFIG=config.json to use one
 	$(BIN)/tracker serve $(CONFIG) $(ARGS)
 
-test: install-dev  ## run the whole test suite
-	$(BIN)/python -m pytest $(ARGS)
+TEST_WORKERS ?= 3
+
+test: install-dev  ## run the whole test suite (TEST_WORKERS processes; 0 runs it in this one)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(ARGS)
 
 benchmark: install-dev  ## ingestion benchmark against a bare-ASGI floor (needs wrk); writes bench/results/<date>.md
 	@command -v wrk >/dev/null || { echo "wrk is not installed: sudo apt-get install -y wrk"; exit 1; }
