@@ -250,29 +250,33 @@ def coerce_row(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
 
     Walks whichever is shorter, the values or the columns (an event row has ~30 values for 61
     columns, a messaging row ~20 for 135); the keys' order does not matter to JSONEachRow."""
-    row: dict[str, Any] = {}
     table_coercers = coercers(table)
     if len(values) < len(table_coercers):
-        for name, value in values.items():
-            coerce = table_coercers.get(name)
-            if coerce is None or value is None:
-                continue
-            if coerce is to_string and type(value) is str:
-                row[name] = value  # most values: what `to_string` returns, without the call
-                continue
-            converted = coerce(value)
-            if converted is not Missing:
-                row[name] = converted
-        return row
-    for name, coerce in table_coercers.items():
-        if name in values:
-            value = values[name]
-            if value is None:
-                continue
-            if coerce is to_string and type(value) is str:
-                row[name] = value
-                continue
-            converted = coerce(value)
-            if converted is not Missing:
-                row[name] = converted
+        return coerce_values(table_coercers, values)
+    return coerce_values(table_coercers, values, walk_columns=True)
+
+
+def coerce_values(
+    column_coercers: Mapping[str, Coercer],
+    values: Mapping[str, Any],
+    *,
+    walk_columns: bool = False,
+) -> dict[str, Any]:
+    """The values whose key has a coercer, each coerced; those that cannot be are left out."""
+    row: dict[str, Any] = {}
+    pairs = (
+        ((name, values[name]) for name in column_coercers if name in values)
+        if walk_columns
+        else values.items()
+    )
+    for name, value in pairs:
+        coerce = column_coercers.get(name)
+        if coerce is None or value is None:
+            continue
+        if coerce is to_string and type(value) is str:
+            row[name] = value  # most values: what `to_string` returns, without the call
+            continue
+        converted = coerce(value)
+        if converted is not Missing:
+            row[name] = converted
     return row

@@ -16,7 +16,7 @@ from typing import Any
 
 from tracker.normalise.event import Event
 from tracker.normalise.ids import new_id
-from tracker.plan.coerce import Missing, coercers, format_time, to_string
+from tracker.plan.coerce import Missing, coerce_values, coercers, format_time
 from tracker.plan.rows import record, typed_record
 from tracker.schema.tables import TABLES
 from tracker.spool.records import Record
@@ -40,17 +40,7 @@ def events_row(event: Event) -> dict[str, Any]:
     """The `events` row in column types: the client's values are coerced here, once; the event's
     own fields already have their types."""
     v = event.values
-    row: dict[str, Any] = {}
-    for key, value in v.items():
-        coerce = _COPIED.get(key)
-        if coerce is None or value is None:
-            continue
-        if coerce is to_string and type(value) is str:
-            row[key] = value  # most values: what `to_string` returns, without the call
-            continue
-        converted = coerce(value)
-        if converted is not Missing:
-            row[key] = converted
+    row = coerce_values(_COPIED, v)
     content = v.get("content")
     if isinstance(content, str):
         row["content"] = content
