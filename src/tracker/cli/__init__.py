@@ -1,7 +1,7 @@
 """The command line: ``tracker [config.json]`` as in the seed, plus subcommands.
 
     tracker [serve] [config.json] [--host H] [--port P] [--data-dir D]
-    tracker schema load|render [config.json] [--data-dir D] [--topology embedded|cluster]
+    tracker schema load|migrate|render [config.json] [--data-dir D] [--dry-run] [--topology T]
     tracker query [config.json] [--data-dir D] [--format pretty|JSONEachRow|CSV|TSV] "SQL"
     tracker console [config.json] [--data-dir D]
     tracker accounts add [config.json] [--data-dir D] [--uid UID] --password PW|-

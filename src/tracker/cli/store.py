@@ -1,4 +1,4 @@
-"""The commands on the store: `schema load|render`, `query`, `console` and `accounts add`.
+"""The commands on the store: `schema load|migrate|render`, `query`, `console`, `accounts add`.
 
 Each works on a stopped tracker's store (opened here), on a running one (through its control
 socket) and on a ClickHouse server.
@@ -20,7 +20,8 @@ from tracker.cli.common import (
 )
 from tracker.control import remote_query
 from tracker.errors import TrackerError
-from tracker.schema.render import Topology, render
+from tracker.schema.migrate import Plan, Scope, migrate, plan_migration
+from tracker.schema.render import DEFAULT_CLUSTER, Topology, render
 from tracker.sinks.base import Sink
 
 NAMES = ("schema", "query", "console", "accounts")
@@ -33,11 +34,19 @@ FORMATS = {
 
 
 def add_parsers(commands: Commands) -> None:
-    schema = commands.add_parser("schema", help="create or show the ClickHouse schema")
-    schema.add_argument("action", choices=("load", "render"))
+    schema = commands.add_parser(
+        "schema", help="create, upgrade or show the ClickHouse schema (the Go tracker's whole one)"
+    )
+    schema.add_argument("action", choices=("load", "migrate", "render"))
     add_common(schema)
     schema.add_argument(
-        "--topology", choices=[t.value for t in Topology], default=Topology.EMBEDDED.value
+        "--topology",
+        choices=[t.value for t in Topology],
+        default=None,
+        help="render: the topology to render for (default: the store's)",
+    )
+    schema.add_argument(
+        "--dry-run", action="store_true", help="migrate: print the steps, run none of them"
     )
 
     query = commands.add_parser("query", help="run SQL against the store (also while serving)")
@@ -74,30 +83,56 @@ def run(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    """`render` prints the DDL; `load` and `migrate` bring the store to the whole catalogue
+    (creating what is missing, running pending migrations, never dropping anything)."""
     settings = settings_from(args)
-    topology = Topology(args.topology)
+    cluster = settings.clickhouse_cluster
+    default = Topology.CLUSTER if settings.clickhouse_url and cluster else Topology.EMBEDDED
+    topology = Topology(args.topology) if args.topology else default
     if args.action == "render":
-        for statement in render(topology, database=settings.database):
+        statements = render(topology, settings.database, cluster or DEFAULT_CLUSTER)
+        for statement in statements:
             print(statement.rstrip() + ";\n")
         return 0
-    if topology is not Topology.EMBEDDED:
+    if topology is not default:
         raise UsageError(
-            "schema load works on the embedded store; for a server use `schema render`."
+            f"schema {args.action} works on the configured store ({default.value});"
+            " --topology is for `schema render`."
         )
-
-    def remote(socket: Path) -> bytes:
-        for statement in render(topology, database=settings.database):
-            remote_query(socket, statement, "TSV")
-        return b""
+    run = plan_migration if args.dry_run else migrate
+    plans: list[Plan] = []
 
     def local(sink: Sink) -> bytes:
-        sink.open()  # creates the schema (idempotent)
+        plans.append(
+            run(sink.query, topology, settings.database, cluster or DEFAULT_CLUSTER, Scope.ALL)
+        )
+        return b""
+
+    def remote(socket: Path) -> bytes:
+        def query(sql: str, fmt: str) -> bytes:
+            return remote_query(socket, sql, fmt)
+
+        plans.append(run(query, topology, settings.database, DEFAULT_CLUSTER, Scope.ALL))
         return b""
 
     with_store(settings, local, remote)
-    print(
-        f"tracker: schema loaded into {settings.data_dir / 'clickhouse'} (database {settings.database})"
+    (plan,) = plans
+    where = settings.clickhouse_url or str(settings.data_dir / "clickhouse")
+    if args.action == "load":
+        print(
+            f"tracker: schema loaded into {where} (database {settings.database}):"
+            f" {len(plan.steps)} steps, schema version {plan.to_version}"
+        )
+        return 0
+    for line in plan.lines():
+        print(f"  {line}")
+    before = "no version" if plan.from_version is None else f"version {plan.from_version}"
+    outcome = (
+        f"would run {len(plan.steps)} steps to reach version {plan.to_version}"
+        if args.dry_run
+        else f"ran {len(plan.steps)} steps, now at version {plan.to_version}"
     )
+    print(f"tracker: schema of {settings.database} in {where} ({plan.origin.value}, {before}): {outcome}")
     return 0
 
 

@@ -30,6 +30,7 @@ from tracker.privacy.retention import apply_retention
 from tracker.privacy.store import store_for
 from tracker.runtime.ingest import Ingest
 from tracker.runtime.policies import table_policies
+from tracker.schema.migrate import CURRENT_VERSION, pending_version
 from tracker.sinks.base import Sink
 from tracker.sinks.chdb import ChdbSink
 from tracker.sinks.clickhouse import ClickHouseServerSink
@@ -148,7 +149,9 @@ class Runtime:
 
     async def start(self) -> None:
         try:
-            self.sink.open()
+            self.sink.open()  # the embedded store also runs pending schema migrations here
+            if self.settings.clickhouse_url:
+                self._check_schema_version()
             # DataRetentionDays as table TTLs, before traffic (a failure stops the start-up).
             apply_retention(
                 store_for(self.settings, self.sink.query), self.settings.data_retention_days
@@ -167,6 +170,18 @@ class Runtime:
         log.info(
             "tracker ready; data in %s (spool: %s)", self.data_dir.root, self.settings.spool_mode
         )
+
+    def _check_schema_version(self) -> None:
+        """A server's schema is migrated explicitly (`tracker schema migrate`): say so if due."""
+        version = pending_version(self.sink.query, self.settings.database)
+        if version is not None:
+            log.error(
+                "the schema of database %s is at version %s and this tracker needs %s:"
+                " run `tracker schema migrate` with the same config (see docs/upgrading.md)",
+                self.settings.database,
+                version,
+                CURRENT_VERSION,
+            )
 
     async def stop(self) -> None:
         """Admission has stopped (the listeners are closed): drain within the deadline."""

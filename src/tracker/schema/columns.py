@@ -60,6 +60,10 @@ def I64(name: str, default: str | None = None) -> Column:
     return Column(name, "Int64", default)
 
 
+def U16(name: str, default: str | None = None) -> Column:
+    return Column(name, "UInt16", default)
+
+
 def U32(name: str) -> Column:
     return Column(name, "UInt32")
 
@@ -80,6 +84,16 @@ def AU(name: str) -> Column:
     return Column(name, "Array(UUID)")
 
 
+def AF32(name: str) -> Column:
+    """An embedding kept as the Go schema declares it (default compression)."""
+    return Column(name, "Array(Float32)")
+
+
+def NULL(column: Column) -> Column:
+    """``column`` as Nullable (default NULL), as the Go schema's budget tables declare some."""
+    return Column(column.name, f"Nullable({column.type})")
+
+
 def VEC(name: str) -> Column:
     """An embedding vector, stored uncompressed (random floats do not compress)."""
     return Column(name, "Array(Float32)", codec="NONE")
@@ -91,6 +105,7 @@ def offset_projection(name: str, key: str) -> str:
 
 
 __all__ = [
+    "AF32",
     "AS",
     "AU",
     "DT",
@@ -104,7 +119,9 @@ __all__ = [
     "LC",
     "NEW_UUID",
     "NOW",
+    "NULL",
     "TODAY",
+    "U16",
     "U32",
     "U64",
     "VEC",

@@ -46,6 +46,8 @@ class Table:
     projections: tuple[str, ...] = ()  # full text: "PROJECTION p (SELECT _part_offset ORDER BY x)"
     ttl: str | None = None
     settings: tuple[tuple[str, str], ...] = ()  # (name, SQL literal), e.g. ("x_mode", "'rebuild'")
+    indexes: tuple[str, ...] = ()  # full text: "INDEX i token_expires_at TYPE minmax GRANULARITY 1"
+    keeper_path: str | None = None  # a replicated table's own Keeper path, where Go pins one
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -94,4 +96,30 @@ class MaterializedView:
     select: str
 
 
-__all__ = ["ENGINES", "Column", "MaterializedView", "Table", "View"]
+@dataclass(frozen=True)
+class InnerMaterializedView:
+    """A materialized view that keeps its rows in a table of its own (ClickHouse names it
+    ``.inner_id.<uuid>``), as the Go schema's lookup "indexes" do: ``payments_by_user`` …
+
+    ``select`` names the database as ``{db}``. ``populate`` fills it from the source's rows at
+    creation. A view over a plain view never fires after that (ClickHouse triggers on inserts into
+    tables only), as in the Go tracker.
+    """
+
+    name: str
+    select: str
+    engine: str  # one of ENGINES; replication is the renderer's business
+    engine_args: tuple[str, ...] = ()
+    order_by: str = "tuple()"
+    partition_by: str | None = None
+    populate: bool = True
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(
+                f"Materialized view {self.name!r} has engine {self.engine!r}: "
+                f"expected one of {', '.join(ENGINES)}."
+            )
+
+
+__all__ = ["ENGINES", "Column", "InnerMaterializedView", "MaterializedView", "Table", "View"]

@@ -26,6 +26,10 @@ Replicated engines get no Keeper arguments (version and sum columns are kept), a
 through ``replicated_deduplication_window`` (on by default), so no window setting is added.
 Views and materialized views read from and write to the Distributed names, so the views fire on
 the node that receives an insert into ``events``, as in the Go deployment.
+
+Materialized views with their own storage (``payments_by_user`` …) get the table engines' rules:
+a Replicated engine in a cluster, the deduplication window on one node. The two tables for which
+the Go schema pins a Keeper path keep it in a cluster (``Table.keeper_path``).
 """
 
 from __future__ import annotations
@@ -33,8 +37,15 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from tracker.schema.model import Column, MaterializedView, Table, View
-from tracker.schema.tables import MATERIALIZED_VIEWS, TABLES, VIEWS
+from tracker.schema.model import Column, InnerMaterializedView, MaterializedView, Table, View
+from tracker.schema.tables import (
+    ALL_TABLES,
+    INNER_VIEWS,
+    MATERIALIZED_VIEWS,
+    OWN_VIEWS,
+    TABLES,
+    VIEWS,
+)
 
 DEDUP_WINDOW = ("non_replicated_deduplication_window", "1000")
 DEFAULT_DATABASE = "sfpla"
@@ -73,9 +84,16 @@ def column_sql(column: Column) -> str:
     return " ".join(parts)
 
 
+def _engine(engine: str, args: tuple[str, ...], topology: Topology) -> str:
+    name = f"Replicated{engine}" if topology is Topology.CLUSTER else engine
+    return f"{name}({', '.join(args)})" if args else name
+
+
 def engine_sql(table: Table, topology: Topology) -> str:
-    name = f"Replicated{table.engine}" if topology is Topology.CLUSTER else table.engine
-    return f"{name}({', '.join(table.engine_args)})" if table.engine_args else name
+    args = table.engine_args
+    if table.keeper_path is not None and topology is Topology.CLUSTER:
+        args = (f"'{table.keeper_path}'", "'{replica}'", *args)
+    return _engine(table.engine, args, topology)
 
 
 def storage_name(table: str, topology: Topology) -> str:
@@ -104,7 +122,8 @@ def create_table_sql(
     local = storage_name(table.name, topology)
     on_cluster = _on_cluster(topology, cluster)
     body = ",\n".join(
-        f"    {item}" for item in (*map(column_sql, table.columns), *table.projections)
+        f"    {item}"
+        for item in (*map(column_sql, table.columns), *table.indexes, *table.projections)
     )
     clauses = [f"ENGINE = {engine_sql(table, topology)}"]
     if table.partition_by is not None:
@@ -148,22 +167,53 @@ def create_materialized_view_sql(
     )
 
 
+def create_inner_view_sql(
+    view: InnerMaterializedView, topology: Topology, database: str, cluster: str
+) -> str:
+    """A materialized view with its own storage table, filled from its source when created."""
+    clauses = [f"ENGINE = {_engine(view.engine, view.engine_args, topology)}"]
+    if view.partition_by is not None:
+        clauses.append(f"PARTITION BY {view.partition_by}")
+    clauses.append(f"ORDER BY {view.order_by}")
+    if topology is Topology.EMBEDDED:
+        clauses.append(f"SETTINGS {DEDUP_WINDOW[0]} = {DEDUP_WINDOW[1]}")
+    if view.populate:
+        clauses.append("POPULATE")
+    select = view.select.replace("{db}", database)
+    return (
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.{view.name}"
+        f"{_on_cluster(topology, cluster)}\n" + "\n".join(clauses) + f" AS\n{select}"
+    )
+
+
 def render(
     topology: Topology = Topology.EMBEDDED,
     database: str = DEFAULT_DATABASE,
     cluster: str = DEFAULT_CLUSTER,
+    full: bool = True,
 ) -> list[str]:
-    """Every statement of the schema, in an order that can be executed one by one."""
+    """Every statement of the schema, in an order that can be executed one by one.
+
+    ``full`` is the Go tracker's whole schema (``schema load``); without it, only the tables the
+    tracker writes and reads with their views (what ``serve`` needs to start).
+    """
     _check_identifier("Database", database)
     _check_identifier("Cluster", cluster)
     statements = [f"CREATE DATABASE IF NOT EXISTS {database}{_on_cluster(topology, cluster)}"]
-    for table in TABLES.values():
+    for table in (ALL_TABLES if full else TABLES).values():
         statements.extend(create_table_sql(table, topology, database, cluster))
-    statements.extend(create_view_sql(view, topology, database, cluster) for view in VIEWS)
+    statements.extend(
+        create_view_sql(view, topology, database, cluster)
+        for view in (VIEWS if full else OWN_VIEWS)
+    )
     statements.extend(
         create_materialized_view_sql(view, topology, database, cluster)
         for view in MATERIALIZED_VIEWS
     )
+    if full:
+        statements.extend(
+            create_inner_view_sql(view, topology, database, cluster) for view in INNER_VIEWS
+        )
     return statements
 
 
@@ -171,6 +221,7 @@ __all__ = [
     "DEFAULT_CLUSTER",
     "DEFAULT_DATABASE",
     "Topology",
+    "create_inner_view_sql",
     "create_table_sql",
     "insert_target",
     "render",

@@ -17,7 +17,16 @@ from typing import Any
 from chdb import session as chdb_session
 
 from tracker.errors import SinkRejected, SinkUnreachable
-from tracker.schema.render import Topology, render
+from tracker.schema.migrate import Scope, migrate
+from tracker.schema.render import Topology
+
+# chDB reads server settings from a file named in its connection string. BACKUP and RESTORE
+# (`tracker backup`) need a path they may use; the data directory's owner chooses it on the
+# command line, and the control socket is the owner's only (mode 0600).
+CHDB_CONFIG = """<clickhouse>
+    <backups><allowed_path>/</allowed_path></backups>
+</clickhouse>
+"""
 
 # ClickHouse error codes that mean "this data is wrong": retrying the same rows cannot succeed.
 BAD_DATA_CODES = frozenset(
@@ -57,7 +66,7 @@ class ChdbSink:
         if current is None:
             if self._closed:
                 raise SinkUnreachable("the chDB store is closed")
-            current = chdb_session.Session(str(self.path))  # type: ignore[no-untyped-call]
+            current = chdb_session.Session(self._connection())  # type: ignore[no-untyped-call]
             current.query("SET session_timezone = 'UTC'")  # type: ignore[no-untyped-call]
             current.query(f"CREATE DATABASE IF NOT EXISTS {self.database}")  # type: ignore[no-untyped-call]
             current.query(f"USE {self.database}")  # type: ignore[no-untyped-call]
@@ -66,19 +75,17 @@ class ChdbSink:
                 self._sessions.append(current)
         return current
 
-    def open(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.load_schema()
+    def _connection(self) -> str:
+        config = self.path.parent / f"{self.path.name}.xml"
+        if not config.exists() or config.read_text() != CHDB_CONFIG:
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(CHDB_CONFIG)
+        return f"file:{self.path}?config-file={config}"
 
-    def load_schema(self) -> int:
-        statements = render(Topology.EMBEDDED, database=self.database)
-        session = self._session()
-        for sql in statements:
-            try:
-                session.query(sql)
-            except Exception as exc:
-                raise translate(exc, "schema") from exc
-        return len(statements)
+    def open(self) -> None:
+        """Create the tables the tracker writes and run pending schema migrations."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        migrate(self.query, Topology.EMBEDDED, self.database, scope=Scope.TRACKER)
 
     def healthcheck(self) -> bool:
         try:
