@@ -185,7 +185,9 @@ def ch(tmp_path: Any) -> Iterator[Ch]:
 
 @pytest.fixture
 def loaded(ch: Ch) -> Ch:
-    ch.load(render(full=False))  # the tables the tracker writes and reads (the rest: test_schema_full)
+    ch.load(
+        render(full=False)
+    )  # the tables the tracker writes and reads (the rest: test_schema_full)
     return ch
 
 

@@ -132,7 +132,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
         if args.dry_run
         else f"ran {len(plan.steps)} steps, now at version {plan.to_version}"
     )
-    print(f"tracker: schema of {settings.database} in {where} ({plan.origin.value}, {before}): {outcome}")
+    print(
+        f"tracker: schema of {settings.database} in {where} ({plan.origin.value}, {before}): {outcome}"
+    )
     return 0
 
 

@@ -47,26 +47,32 @@ def ltv_by(id_type: str) -> InnerMaterializedView:
 
 
 def _all_of(kind: str, column: str, extra: str) -> InnerMaterializedView:
-    """Every address of a kind a user has: the primary one and those in the JSON ``extra``."""
-    primary = (
-        f"SELECT uid, {column} AS {kind}_{'address' if kind == 'email' else 'number'},"
-        f" 'primary' AS {kind}_type, created_at, NULL AS verified_at"
-        f" FROM {{db}}.users WHERE {column} != ''"
-    )
-    key = f"{kind}_key"
-    found = f"JSONExtractString(toString({extra}), {key}, '{{field}}')"
+    """Every address of a kind a user has: the primary one, then those in the JSON ``extra``.
+
+    One SELECT over an array of both, not the Go schema's UNION ALL: a materialized view fires
+    only the first SELECT of a UNION, so the additional addresses never arrived. An address
+    without a parseable ``verified_at`` has NULL there (Go's view failed the insert).
+    """
+    value = f"{kind}_{'address' if kind == 'email' else 'number'}"
+    field = f"JSONExtractString(toString({extra}), k, '{{}}')"
     additional = (
-        f"SELECT uid, {key} AS {kind}_{'address' if kind == 'email' else 'number'},"
-        f" 'additional' AS {kind}_type,"
-        f" parseDateTimeBestEffort({found.format(field='created_at')}) AS created_at,"
-        f" parseDateTimeBestEffort({found.format(field='verified_at')}) AS verified_at"
-        f" FROM {{db}}.users ARRAY JOIN JSONExtractKeys(toString({extra})) AS {key}"
+        f"arrayMap(k -> (k, 'additional',"
+        f" parseDateTime64BestEffortOrZero({field.format('created_at')}, 3),"
+        f" parseDateTime64BestEffortOrNull({field.format('verified_at')}, 3)),"
+        f" JSONExtractKeys(toString({extra})))"
+    )
+    primary = (
+        f"if({column} != '', [({column}, 'primary', created_at,"
+        " CAST(NULL AS Nullable(DateTime64(3))))], [])"
     )
     return InnerMaterializedView(
         f"user_by_all_{kind}s",
-        f"{primary} UNION ALL {additional}",
+        f"SELECT uid, tupleElement(entry, 1) AS {value}, tupleElement(entry, 2) AS {kind}_type,"
+        " tupleElement(entry, 3) AS created_at, tupleElement(entry, 4) AS verified_at"
+        f" FROM (SELECT uid, arrayJoin(arrayConcat({primary}, {additional})) AS entry"
+        " FROM {db}.users)",
         "ReplacingMergeTree",
-        order_by=f"{kind}_{'address' if kind == 'email' else 'number'}",
+        order_by=value,
     )
 
 

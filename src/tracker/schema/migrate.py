@@ -36,7 +36,7 @@ from tracker.schema.live import (
     introspect,
     quote,
 )
-from tracker.schema.model import Column, Table
+from tracker.schema.model import Column, MaterializedView, Table, View
 from tracker.schema.render import (
     DEFAULT_CLUSTER,
     DEFAULT_DATABASE,
@@ -101,10 +101,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         (
             RenameColumn("events", "did", "device_id"),
             RenameColumn("events", "auth", "auth_id"),
-            *(
-                ModifyColumn("visitor_interests", Column(name, "Float64"))
-                for name in _CONFIDENCE
-            ),
+            *(ModifyColumn("visitor_interests", Column(name, "Float64")) for name in _CONFIDENCE),
         ),
     ),
 )
@@ -175,11 +172,7 @@ def _operation_steps(op: Operation, live: Live, target: _Target) -> list[Step]:
         table = live.get(name)
         if table is None:
             continue
-        if (
-            isinstance(op, RenameColumn)
-            and op.old in table.columns
-            and op.new not in table.columns
-        ):
+        if isinstance(op, RenameColumn) and op.old in table.columns and op.new not in table.columns:
             steps.append(
                 Step(
                     f"ALTER TABLE {target.database}.{name}{target.on()}"
@@ -262,7 +255,9 @@ def _table_steps(table: Table, live: Live, target: _Target, plan: Plan) -> None:
             plan.kept.append(f"{name} has columns the catalogue does not know: {', '.join(extra)}")
         if name != table.name or target.topology is not Topology.CLUSTER:
             if existing.family != table.engine and existing.engine != "Distributed":
-                plan.kept.append(f"{name} is a {existing.engine} (the catalogue says {table.engine})")
+                plan.kept.append(
+                    f"{name} is a {existing.engine} (the catalogue says {table.engine})"
+                )
             if _key(existing.partition_key) != _key(table.partition_by or ""):
                 plan.kept.append(
                     f"{name} is partitioned by {existing.partition_key or 'nothing'}"
@@ -298,7 +293,9 @@ def plan_migration(
     for table in tables.values():
         _table_steps(table, live, target, plan)
     views = VIEWS if scope is Scope.ALL else OWN_VIEWS
-    defined = [view for view in (*views, *MATERIALIZED_VIEWS) if live.get(view.name)]
+    defined: list[View | MaterializedView] = [
+        view for view in (*views, *MATERIALIZED_VIEWS) if live.get(view.name)
+    ]
     ours = formatted(query, [view.select.replace("{db}", database) for view in defined])
     changed = {
         view.name

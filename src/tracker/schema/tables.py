@@ -50,7 +50,9 @@ REFERENCE_TABLES: dict[str, Table] = {
     )
 }
 if REFERENCE_TABLES.keys() & TABLES.keys():
-    raise ValueError(f"Tables in both catalogues: {sorted(REFERENCE_TABLES.keys() & TABLES.keys())}")
+    raise ValueError(
+        f"Tables in both catalogues: {sorted(REFERENCE_TABLES.keys() & TABLES.keys())}"
+    )
 
 ALL_TABLES: dict[str, Table] = {**TABLES, **REFERENCE_TABLES}
 

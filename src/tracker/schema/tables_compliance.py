@@ -27,12 +27,42 @@ from tracker.schema.model import Column, Table
 
 # The census figures per ZIP, in column order: counts are Int32, shares and amounts Float64.
 _ZIP_COUNTS = frozenset({"population", "men", "women", "voters", "employed"})
-_ZIP_FIGURES = (
-    "population men women hispanic white black native asian pacific voters income incomeerr"
-    " incomepercap incomepercaperr poverty childpoverty professional service office construction"
-    " production drive carpool transit walk othertransport workathome meancommute employed"
-    " privatework publicwork selfemployed familywork unemployment"
-).split()
+_ZIP_FIGURES = [
+    "population",
+    "men",
+    "women",
+    "hispanic",
+    "white",
+    "black",
+    "native",
+    "asian",
+    "pacific",
+    "voters",
+    "income",
+    "incomeerr",
+    "incomepercap",
+    "incomepercaperr",
+    "poverty",
+    "childpoverty",
+    "professional",
+    "service",
+    "office",
+    "construction",
+    "production",
+    "drive",
+    "carpool",
+    "transit",
+    "walk",
+    "othertransport",
+    "workathome",
+    "meancommute",
+    "employed",
+    "privatework",
+    "publicwork",
+    "selfemployed",
+    "familywork",
+    "unemployment",
+]
 
 ZIPS = Table(
     name="zips",
@@ -137,7 +167,22 @@ MCERTS = Table(
         *(
             S(name)
             for name in (
-                "name algo spec sz opub opriv tpub tpriv sym sver sspec skey dhpub dhpriv".split()
+                [
+                    "name",
+                    "algo",
+                    "spec",
+                    "sz",
+                    "opub",
+                    "opriv",
+                    "tpub",
+                    "tpriv",
+                    "sym",
+                    "sver",
+                    "sspec",
+                    "skey",
+                    "dhpub",
+                    "dhpriv",
+                ]
             )
         ),
         DT("updated_at", NOW),

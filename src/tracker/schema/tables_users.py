@@ -148,10 +148,7 @@ FILES = replacing(
         I32("y"),
         I32("size"),
         B("private"),
-        *(
-            S(name)
-            for name in ("bucket", "url_prefix", "ourl", "hqurl", "mqurl", "lqurl", "thumb")
-        ),
+        *(S(name) for name in ("bucket", "url_prefix", "ourl", "hqurl", "mqurl", "lqurl", "thumb")),
         AS("used_in"),
         U("owner"),
         B("o_r"),
