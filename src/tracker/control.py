@@ -2,7 +2,9 @@
 
 chDB allows one process per data directory, so while the server runs, queries go through a Unix
 socket in the data directory (mode 0600). One request per connection: a JSON line
-``{"sql": ..., "format": ...}``; the answer is a JSON status line, then the raw query output.
+``{"sql": ..., "format": ...}``, or ``{"command": NAME, ...}`` for the few operations the server
+itself must do (``backup``: hold the writer while the store and spool are copied); the answer is
+a JSON status line, then the raw output.
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ import orjson
 from tracker.errors import TrackerError
 
 QueryFn = Callable[[str, str], bytes]
+CommandFn = Callable[[dict[str, object]], bytes]
 MAX_REQUEST_BYTES = 16 * 2**20  # one JSON line: far above any SQL a command line can carry
 
 
 class ControlServer:
-    def __init__(self, path: Path, query: QueryFn) -> None:
+    def __init__(
+        self, path: Path, query: QueryFn, commands: dict[str, CommandFn] | None = None
+    ) -> None:
         self.path = path
         self.query = query
+        self.commands = commands or {}
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -47,9 +53,12 @@ class ControlServer:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = orjson.loads(await reader.readline())
-            output = await asyncio.to_thread(
-                self.query, str(request["sql"]), str(request.get("format", "PrettyCompact"))
-            )
+            if "command" in request:
+                output = await asyncio.to_thread(self.commands[str(request["command"])], request)
+            else:
+                output = await asyncio.to_thread(
+                    self.query, str(request["sql"]), str(request.get("format", "PrettyCompact"))
+                )
             writer.write(b'{"ok":true}\n')
             writer.write(output)
         except TrackerError as exc:
@@ -64,12 +73,21 @@ class ControlServer:
 
 def remote_query(path: Path, sql: str, fmt: str, timeout: float = 300.0) -> bytes:
     """Run ``sql`` in the server listening on ``path``; raise TrackerError with its message."""
+    return _request(path, {"sql": sql, "format": fmt}, timeout)
+
+
+def remote_command(path: Path, command: str, timeout: float = 3600.0, **args: object) -> bytes:
+    """Ask the server listening on ``path`` to run one of its control commands."""
+    return _request(path, {"command": command, **args}, timeout)
+
+
+def _request(path: Path, request: dict[str, object], timeout: float) -> bytes:
     chunks = []
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
             sock.connect(str(path))
-            sock.sendall(orjson.dumps({"sql": sql, "format": fmt}) + b"\n")
+            sock.sendall(orjson.dumps(request) + b"\n")
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
     except OSError as exc:  # the server stopped, or did not answer in time

@@ -20,7 +20,7 @@ RANKS = {
     "config": 1, "schema": 1, "metrics": 1, "datadir": 1, "control": 1,
     "normalise": 2, "spool": 2, "sinks": 2,
     "plan": 3,
-    "batch": 4, "privacy": 4, "accounts": 4,
+    "batch": 4, "privacy": 4, "accounts": 4, "backup": 4,
     "runtime": 5,
     "http": 6,
     "cli": 7,

@@ -17,10 +17,11 @@ tokens, so ClickHouse stores them once.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from tracker.batch.aggregate import pre_aggregate
@@ -28,7 +29,7 @@ from tracker.batch.breaker import CircuitBreaker, backoff
 from tracker.batch.cursor import CursorJournal, CursorState
 from tracker.batch.deadletter import DeadLetters
 from tracker.batch.policy import DEFAULT, AdaptiveSize, Policy, Strategy
-from tracker.errors import SinkRejected, SinkUnreachable
+from tracker.errors import SinkRejected, SinkUnreachable, TrackerError
 from tracker.metrics import Metrics
 from tracker.schema.tables import TABLES
 from tracker.sinks.base import Sink
@@ -95,6 +96,9 @@ class SinkWriter:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._deadline = 0.0
+        self._pause = threading.Event()  # asked to hold between two batches (`paused`)
+        self._held = threading.Event()  # holding: every batch sent is committed in the journal
+        self._resume = threading.Event()
         spool.subscribe(self._on_data)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -126,6 +130,27 @@ class SinkWriter:
         self._thread = None
         return self.caught_up()
 
+    @contextlib.contextmanager
+    def paused(self, timeout: float) -> Iterator[None]:
+        """Hold the writer between two batches, when every batch it sent is committed in the
+        journal, so that the store and the journal agree (a backup copies both meanwhile).
+        Requests are still taken: the spool keeps growing."""
+        if self._thread is None:
+            yield
+            return
+        self._resume.clear()
+        self._pause.set()
+        self._wakeup.set()
+        try:
+            if not self._held.wait(timeout):
+                raise TrackerError(
+                    f"The {self.sink.name} writer did not pause within {timeout} s: try again."
+                )
+            yield
+        finally:
+            self._pause.clear()
+            self._resume.set()
+
     def caught_up(self) -> bool:
         return self.pos >= self.spool.end and not any(
             t.lines or t.sealed for t in self.tables.values()
@@ -152,6 +177,11 @@ class SinkWriter:
             self._send(now)
             self._checkpoint()
             self._gauges()
+            if self._pause.is_set():
+                self._held.set()
+                self._resume.wait()
+                self._held.clear()
+                continue
             if self._stopping and (self.caught_up() or self.clock() >= self._deadline):
                 if not self.caught_up():
                     log.error(

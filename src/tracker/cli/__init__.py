@@ -10,6 +10,8 @@
     tracker prune [config.json] [--data-dir D] [--logs-only]   (also: tracker --prune config.json)
     tracker forget [config.json] [--data-dir D] --vid X | --uid Y
     tracker ip-key rotate [config.json] [--data-dir D]
+    tracker backup DIR [config.json] [--data-dir D]      (also while serving)
+    tracker restore DIR [config.json] [--data-dir D]
 
 Each module of this package is one group of commands: its ``NAMES``, ``add_parsers`` and ``run``.
 A user mistake never prints a traceback: it prints ``tracker: <what is wrong>`` and exits 2.
@@ -24,12 +26,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tracker import __version__
-from tracker.cli import geoip, privacy, serve, store
+from tracker.cli import backup, geoip, privacy, serve, store
 from tracker.cli.common import UsageError
 from tracker.config import ConfigError
 from tracker.errors import TrackerError
 
-GROUPS = (serve, store, geoip, privacy)
+GROUPS = (serve, store, geoip, privacy, backup)
 SUBCOMMANDS = tuple(name for group in GROUPS for name in group.NAMES)
 
 

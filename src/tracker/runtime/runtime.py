@@ -9,9 +9,12 @@ lifespan; nothing here knows about HTTP.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from tracker.backup import write_backup
 from tracker.batch.breaker import CircuitBreaker
 from tracker.batch.cursor import CursorJournal
 from tracker.batch.deadletter import DeadLetters
@@ -40,6 +43,7 @@ from tracker.spool import LogSpool, open_spool
 log = logging.getLogger(__name__)
 
 HEALTH_CACHE_SECONDS = 1.0
+BACKUP_PAUSE_SECONDS = 60.0  # how long a backup waits for the writer to finish its batch
 
 
 def make_sink(settings: Settings, data_dir: DataDir) -> Sink:
@@ -87,6 +91,7 @@ class Runtime:
     ingest: Ingest
     control: ControlServer
     geoip: GeoService | None = None  # None when GeoIP is off; `/ppi/geoip` answers from it
+    _backup_lock: threading.Lock = field(default_factory=threading.Lock)
     _health_at: float = 0.0
     _healthy: bool = False
     _started: bool = field(default=False)
@@ -147,7 +152,22 @@ class Runtime:
             geoip=geoip,
         )
 
+    def backup(self, request: dict[str, object]) -> bytes:
+        """The control socket's ``backup``: the store and spool as of one moment, the writer
+        held between two batches meanwhile (requests are still taken)."""
+        target = Path(str(request["dir"]))
+        embedded = not self.settings.clickhouse_url
+        with self._backup_lock, self.writer.paused(BACKUP_PAUSE_SECONDS):
+            manifest = write_backup(
+                target,
+                self.data_dir,
+                self.sink.query if embedded else None,
+                self.settings.database,
+            )
+        return manifest.to_json()
+
     async def start(self) -> None:
+        self.control.commands["backup"] = self.backup
         try:
             self.sink.open()  # the embedded store also runs pending schema migrations here
             if self.settings.clickhouse_url:

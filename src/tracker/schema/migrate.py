@@ -293,9 +293,8 @@ def plan_migration(
     for table in tables.values():
         _table_steps(table, live, target, plan)
     views = VIEWS if scope is Scope.ALL else OWN_VIEWS
-    defined: list[View | MaterializedView] = [
-        view for view in (*views, *MATERIALIZED_VIEWS) if live.get(view.name)
-    ]
+    candidates: list[View | MaterializedView] = [*views, *MATERIALIZED_VIEWS]
+    defined = [view for view in candidates if live.get(view.name)]
     ours = formatted(query, [view.select.replace("{db}", database) for view in defined])
     changed = {
         view.name
