@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 CONFIG ?=
 ARGS   ?=
 
-.PHONY: help run test lint fmt clean schema-load db-console install install-dev benchmark
+.PHONY: help run test lint fmt clean schema-load db-console install install-dev benchmark docker-build docker-run
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -52,6 +52,14 @@ schema-load: install  ## create the ClickHouse tables in the embedded store (ide
 
 db-console: install  ## an interactive SQL prompt on the store (works while the server runs)
 	$(BIN)/tracker console $(CONFIG)
+
+IMAGE ?= tracker:latest
+
+docker-build:  ## build the tracker's image (Dockerfile)
+	docker build -t $(IMAGE) .
+
+docker-run:  ## run the image: port 8080, embedded ClickHouse in the tracker-data volume
+	docker run --rm -p 8080:8080 -v tracker-data:/data $(IMAGE) $(ARGS)
 
 clean:  ## remove the virtualenv and caches (keeps ./data)
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
