@@ -65,7 +65,7 @@ def test_the_dockerfile_passes_hadolint() -> None:
 
 def test_the_image_is_slim_non_root_with_data_in_a_volume_and_a_health_check() -> None:
     steps = instructions()
-    words = {word: rest for word, rest in steps}
+    words = dict(steps)
     assert words["FROM"].startswith("python:3.11-slim")
     assert words["USER"] == "10001:10001"
     assert words["VOLUME"] == '["/data"]'
