@@ -79,17 +79,20 @@ class Manifest:
 
 
 def row_counts(query: QueryFn, database: str) -> dict[str, int]:
-    """The rows of every table and materialized view of ``database`` (views hold none)."""
+    """The rows of every table of ``database``. Tables that collapse rows (Replacing, Summing)
+    are counted as their merges will leave them (FINAL), so a merge between the count and the
+    backup changes nothing."""
     live = introspect(query, database)
-    names = sorted(
-        name
+    tables = sorted(
+        (name, table.family != "MergeTree")
         for name, table in live.tables.items()
-        if not name.startswith(".inner") and table.engine not in ("View", "Distributed")
+        if not name.startswith(".inner") and table.engine.endswith("MergeTree")
     )
-    if not names:
+    if not tables:
         return {}
     sql = " UNION ALL ".join(
-        f"SELECT {quote(name)} AS t, count() AS n FROM {database}.{name}" for name in names
+        f"SELECT {quote(name)} AS t, count() AS n FROM {database}.{name}{' FINAL' if final else ''}"
+        for name, final in tables
     )
     out = query(sql, "TSV").decode()
     return {t: int(n) for t, n in (line.split("\t") for line in out.splitlines() if line)}

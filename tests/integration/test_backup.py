@@ -38,7 +38,7 @@ def test_a_stopped_store_is_restored_into_a_fresh_directory_with_its_counts_and_
 ) -> None:
     server: TrackerServer = make_server(config=FAST_BATCHES)
     send(server, ["a", "b", "c"])
-    sql = "SELECT ename, (SELECT sum(total) FROM reqs) AS reqs FROM events ORDER BY ename"
+    sql = "SELECT ename, toString(eid) AS eid FROM events ORDER BY ename"
     before = server.wait_for(sql, 3)
     assert server.stop() == 0
     backup, restored = tmp_path / "backup", tmp_path / "restored"
@@ -47,7 +47,8 @@ def test_a_stopped_store_is_restored_into_a_fresh_directory_with_its_counts_and_
     assert "3 events" in saved.stdout
     assert cli("restore", str(backup), "--data-dir", str(restored)).returncode == 0
 
-    assert stored(restored, sql) == before == [{"ename": n, "reqs": 3} for n in "abc"]
+    assert stored(restored, sql) == before
+    assert [row["ename"] for row in before] == ["a", "b", "c"]
     key = (restored / "ip-hash.key").read_text()
     assert key == (server.data_dir / "ip-hash.key").read_text()
     assert (restored / "ip-hash.key").stat().st_mode & 0o777 == 0o600
