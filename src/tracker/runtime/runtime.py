@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from tracker.batch.breaker import CircuitBreaker
 from tracker.batch.cursor import CursorJournal
@@ -30,6 +32,7 @@ from tracker.privacy.retention import apply_retention
 from tracker.privacy.store import store_for
 from tracker.runtime.ingest import Ingest
 from tracker.runtime.policies import table_policies
+from tracker.runtime.sinks import build_backends, clickhouse_takes, facebook_ready
 from tracker.sinks.base import Sink
 from tracker.sinks.chdb import ChdbSink
 from tracker.sinks.clickhouse import ClickHouseServerSink
@@ -39,6 +42,14 @@ from tracker.spool import LogSpool, open_spool
 log = logging.getLogger(__name__)
 
 HEALTH_CACHE_SECONDS = 1.0
+
+
+class Source(Protocol):
+    """A source started and stopped with the runtime (a broker consumer); HTTP is driven by ASGI."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 def make_sink(settings: Settings, data_dir: DataDir) -> Sink:
@@ -71,6 +82,9 @@ def normalise_context(
         use_region_descriptions=settings.use_region_descriptions,
         agents=AgentParser() if settings.parse_user_agents else None,
         cflags_analytics=settings.cflags_analytics,
+        marketing=any(facebook_ready(s) for s in settings.enabled("facebook")),
+        cflags_marketing=settings.cflags_marketing,
+        cflags_ignore=settings.cflags_ignore,
     )
 
 
@@ -86,6 +100,8 @@ class Runtime:
     ingest: Ingest
     control: ControlServer
     geoip: GeoService | None = None  # None when GeoIP is off; `/ppi/geoip` answers from it
+    backends: Sequence[SinkWriter] = ()  # DuckDB, NATS, Facebook: a writer each (runtime/sinks)
+    sources: list[Source] = field(default_factory=list)  # consumers, started after the writers
     _health_at: float = 0.0
     _healthy: bool = False
     _started: bool = field(default=False)
@@ -111,6 +127,10 @@ class Runtime:
             durable=settings.spool_mode == "durable",
             max_bytes=settings.spool_max_bytes,
         )
+
+        def release() -> None:  # the spool keeps what any writer still needs
+            spool.release(min(w.safe for w in (writer, *backends.writers)))
+
         writer = SinkWriter(
             sink,
             spool,
@@ -123,8 +143,10 @@ class Runtime:
                 threshold=settings.circuit_breaker_failures,
                 reset_seconds=settings.circuit_breaker_reset_seconds,
             ),
-            on_progress=lambda: spool.release(writer.safe),
+            on_progress=release,
+            takes=clickhouse_takes(settings),
         )
+        backends = build_backends(settings, data_dir, spool, metrics, release)
         geoip = GeoService(settings) if geoip_enabled(settings) else None
         ingest = Ingest(
             normalise_context(settings, data_dir, geoip),
@@ -132,6 +154,7 @@ class Runtime:
             spool,
             metrics,
             settings.ignore_query_params_key,
+            planners=backends.planners,
         )
         return cls(
             settings=settings,
@@ -144,6 +167,7 @@ class Runtime:
             ingest=ingest,
             control=ControlServer(data_dir.control_socket, sink.query),
             geoip=geoip,
+            backends=backends.writers,
         )
 
     async def start(self) -> None:
@@ -153,13 +177,21 @@ class Runtime:
             apply_retention(
                 store_for(self.settings, self.sink.query), self.settings.data_retention_days
             )
+            for backend in self.backends:
+                backend.sink.open()  # local checks only: brokers and APIs connect on first write
             self.writer.start()
+            for backend in self.backends:
+                backend.start()
             await self.control.start()
             if self.geoip is not None:
                 self.geoip.start()  # on its own thread: a CSV conversion must not hold the listener
+            for source in self.sources:
+                await source.start()
         except BaseException:
             self.spool.close()
             self.sink.close()
+            for backend in self.backends:
+                backend.sink.close()
             self.lock.release()
             raise
         self.metrics.health_status = "healthy"
@@ -173,14 +205,27 @@ class Runtime:
         if not self._started:
             return
         self._started = False
+        for source in self.sources:
+            await source.stop()
         await self.control.stop()
-        if not self.writer.stop(self.settings.shutdown_timeout_seconds):
+        timeout = self.settings.shutdown_timeout_seconds
+        writers = (self.writer, *self.backends)
+        for writer in writers:  # every sink drains at once, against the same deadline
+            writer.begin_stop(timeout)
+        landed = [writer.join(timeout) for writer in writers]  # join every one, not the first
+        if not all(landed):
             log.error(
                 "shutdown deadline passed: undelivered events stay in the spool for the next start"
             )
         self.spool.close()
         self.sink.close()
+        for backend in self.backends:
+            backend.sink.close()
         self.lock.release()
+
+    def attach(self, source: Source) -> None:
+        """Start ``source`` with the runtime (after the writers) and stop it before them."""
+        self.sources.append(source)
 
     def check_health(self) -> bool:
         now = time.monotonic()
