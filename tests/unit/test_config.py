@@ -752,7 +752,9 @@ def test_the_built_in_clickhouse_entry_takes_the_top_level_batching_values() -> 
 def test_services_this_version_does_not_connect_yet_are_warned_about(tmp_path: Path) -> None:
     _, warnings = load(tmp_path, {"Notify": [{"Service": "clickhouse"}, {"Service": "cassandra"}]})
 
-    assert any("Service 'cassandra', which this version does not connect yet" in w for w in warnings)
+    assert any(
+        "Service 'cassandra', which this version does not connect yet" in w for w in warnings
+    )
 
 
 def test_backend_entries_that_cannot_be_connected_are_named_and_the_others_are_not(

@@ -343,9 +343,9 @@ class SinkWriter:
             try:
                 self._write_isolating(name, batch.lines, self._token(name, batch))
                 return
-            except SinkUnreachable:
-                if attempt == policy.retries or self._stopping:
-                    raise
+            except SinkUnreachable as exc:
+                if attempt == policy.retries or self._stopping or exc.retry_after:
+                    raise  # a backend that asked us to wait gets the backoff with that floor
                 time.sleep(backoff(attempt + 1, base=0.02, cap=0.2))
 
     def _write_isolating(self, name: str, lines: list[bytes], token: str | None) -> None:

@@ -130,6 +130,9 @@ def conversions_event(event: Event) -> dict[str, Any] | None:
     return body
 
 
-def plan_marketing(event: Event) -> list[Record]:
+def plan_marketing(event: Event, attempt_all: bool = False) -> list[Record]:
+    """The event's ``fb_events`` record; without ``fbx`` only when an entry has ``AttemptAll``."""
     body = conversions_event(event)
-    return [] if body is None else [(TABLE, orjson.dumps(body))]
+    if body is None or not (body["_fbx"] or attempt_all):
+        return []
+    return [(TABLE, orjson.dumps(body))]

@@ -144,8 +144,10 @@ def build_backends(
     on_progress: Callable[[], None],
 ) -> Backends:
     backends = Backends()
-    if any(facebook_ready(s) for s in settings.enabled("facebook")):
-        backends.planners.append(plan_marketing)
+    facebook = [s for s in settings.enabled("facebook") if facebook_ready(s)]
+    if facebook:
+        attempt_all = any(s.attempt_all for s in facebook)
+        backends.planners.append(lambda event: plan_marketing(event, attempt_all))
     for sink, policies in make_sinks(settings, data_dir):
         sink = with_faults(sink)
         backends.writers.append(

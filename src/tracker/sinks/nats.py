@@ -198,6 +198,11 @@ def _message_id(line: bytes) -> str:
     return str(eid) if eid else ""
 
 
+def durable_name(subject: str) -> str:
+    """The queue group and durable consumer of a JetStream subject: ``tracker_<subject>``."""
+    return QUEUE_GROUP + "_" + "".join(c if c.isalnum() else "_" for c in subject)
+
+
 Handler = Callable[[str, bytes], Awaitable[None]]  # (subject, payload); raising means "not stored"
 
 
@@ -205,7 +210,7 @@ class NatsBroker:
     """The consumer's seam: queue-subscribes subjects in group ``tracker`` and calls a handler.
 
     A subject that a JetStream stream covers is read through a durable consumer shared by the
-    group and acknowledged only after the handler returned (the rows are in the spool); a handler
+    trackers (queue group and durable name ``tracker_<subject>``, see `durable_name`), acknowledged only after the handler returned (the rows are in the spool); a handler
     that raises gets the message redelivered. Other subjects are core NATS (at most once). The
     first connection is retried in the background; after it, the client reconnects by itself.
     """
@@ -268,10 +273,9 @@ class NatsBroker:
                 return
             await msg.ack()
 
-        durable = QUEUE_GROUP + "-" + "".join(c if c.isalnum() else "_" for c in subject)
-        await stream.subscribe(
-            subject, queue=QUEUE_GROUP, durable=durable, cb=acked, manual_ack=True
-        )
+        # JetStream names the group's durable consumer after the queue, one per subject.
+        group = durable_name(subject)
+        await stream.subscribe(subject, queue=group, durable=group, cb=acked, manual_ack=True)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping = True
