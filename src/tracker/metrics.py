@@ -54,6 +54,7 @@ class Metrics:
     last_flush: float = 0.0
     spool_bytes: int = 0
     sinks: dict[str, dict[str, object]] = field(default_factory=dict)
+    sources: dict[str, dict[str, object]] = field(default_factory=dict)  # broker consumers
     table_ops: Counter[str] = field(default_factory=Counter)
     dropped: Counter[str] = field(default_factory=Counter)
 
@@ -127,6 +128,7 @@ class Metrics:
                 else 0,
             },
             "spool": {"bytes": self.spool_bytes, "sinks": self.sinks},
+            "sources": self.sources,
             "dropped": {reason: self.dropped[reason] for reason in DROP_REASONS},
             "process": {"pid": os.getpid(), "max_rss_mb": round(rss_mb, 1)},
             "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),

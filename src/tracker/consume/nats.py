@@ -44,11 +44,18 @@ class NatsConsumer:
         ]
         self.broker: NatsBroker | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.state: dict[str, object] = {}
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()  # the spool is appended to on this loop
-        self.broker = NatsBroker(self.service, self.name)
-        self.broker.start([(s.subject, self._handler(s.alias)) for s in self.subscriptions])
+        self.broker = broker = NatsBroker(self.service, self.name)
+        broker.start([(s.subject, self._handler(s.alias)) for s in self.subscriptions])
+        self.state = broker.state
+        self.state.update(subscriptions=len(self.subscriptions), messages=0, refused=0)
+        self.ingest.metrics.sources[self.name] = self.state
+
+    def _count(self, key: str) -> None:
+        self.state[key] = int(str(self.state[key])) + 1
 
     async def stop(self) -> None:
         if self.broker is not None:
@@ -69,6 +76,7 @@ class NatsConsumer:
             except (orjson.JSONDecodeError, TrackerError) as exc:
                 # Bad data is counted and acknowledged: redelivering it cannot help.
                 self.ingest.refused(exc if isinstance(exc, TrackerError) else InvalidEvent(""))
+                self._count("refused")
                 log.warning(
                     "%s: a message on %s is not %s data; dropped", self.name, subject, alias
                 )
@@ -76,6 +84,7 @@ class NatsConsumer:
             assert self._loop is not None
             stored = asyncio.run_coroutine_threadsafe(self.ingest.store(records), self._loop)
             await asyncio.wrap_future(stored)
+            self._count("messages")
 
         return handle
 

@@ -224,6 +224,8 @@ class NatsBroker:
         self._client: Client | None = None
         self._task: concurrent.futures.Future[None] | None = None
         self._stopping = False
+        # What /metrics shows of the consumer; the consumer adds its message counts.
+        self.state: dict[str, object] = {"subscribed": 0}
 
     def start(self, subscriptions: Sequence[tuple[str, Handler]]) -> None:
         self._task = asyncio.run_coroutine_threadsafe(self._run(subscriptions), self._loop.loop)
@@ -247,6 +249,7 @@ class NatsBroker:
             self._client = client
             for subject, handler in subscriptions:
                 await self._subscribe(client, subject, handler)
+                self.state["subscribed"] = int(str(self.state["subscribed"])) + 1
             return
 
     async def _subscribe(self, client: Client, subject: str, handler: Handler) -> None:
