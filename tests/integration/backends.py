@@ -273,3 +273,68 @@ def graph_api() -> Iterator[GraphApi]:
 def metrics(url: str) -> dict[str, Any]:
     result: dict[str, Any] = httpx.get(url + "/metrics", timeout=10).json()
     return result
+
+
+class TcpGate:
+    """A TCP forwarder to ``target_port`` that can be closed (refusing connections and cutting
+    those open) and opened again on the same port: an outage of a server that keeps its data."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._listener: Any = None
+        self._open: list[Any] = []
+
+    def open(self) -> TcpGate:
+        import socket
+
+        listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def _accept(self, listener: Any) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self._open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: Any, sink: Any) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        import socket
+
+        if self._listener is not None:
+            try:  # wakes the accepting thread, which otherwise keeps the port listening
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._listener.close()
+            self._listener = None
+        for sock in self._open:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            except OSError:
+                pass
+        self._open = []

@@ -93,7 +93,7 @@ class DuckDbSink:
             cols = ", ".join(f'"{name}" {kind}' for name, kind in types.items())
             con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
         con.execute(
-            "CREATE TABLE IF NOT EXISTS _tracker_batches (token VARCHAR PRIMARY KEY, at TIMESTAMP)"
+            "CREATE TABLE IF NOT EXISTS _tracker_batches (token VARCHAR PRIMARY KEY, stored_at TIMESTAMP)"
         )
         self._con = con
         self.exporter = Exporter(con, self.directory / "export", self.policy, self.s3)

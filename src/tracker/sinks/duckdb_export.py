@@ -161,7 +161,9 @@ class Exporter:
             self._set_state("next_shard", str(shard + 1))
             self.pending_bytes = 0
             self._set_state("bytes", "0")
-            self.con.execute("DELETE FROM _tracker_batches WHERE at < now() - INTERVAL 7 DAY")
+            self.con.execute(
+                "DELETE FROM _tracker_batches WHERE stored_at < now() - INTERVAL 7 DAY"
+            )
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -181,6 +183,7 @@ class Exporter:
         files: list[tuple[str, str, int]] = []  # (local path, S3 key, size)
         for table in tables:
             target = self.directory / f"shard-{shard}" / table
+            target.parent.mkdir(parents=True, exist_ok=True)
             column = TIME_COLUMN[table]
             try:
                 self.con.execute(
