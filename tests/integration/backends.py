@@ -7,6 +7,7 @@ Each starts on a free port with its files in ``tmp_path``; a missing binary fail
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import subprocess
@@ -316,19 +317,15 @@ class TcpGate:
             pass
         finally:
             for sock in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     sock.close()
-                except OSError:
-                    pass
 
     def close(self) -> None:
         import socket
 
         if self._listener is not None:
-            try:  # wakes the accepting thread, which otherwise keeps the port listening
+            with contextlib.suppress(OSError):  # wakes the accepting thread, or it keeps the port
                 self._listener.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             self._listener.close()
             self._listener = None
         for sock in self._open:
