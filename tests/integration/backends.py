@@ -207,6 +207,7 @@ class GraphApi:
 
     def __init__(self) -> None:
         self.script: list[int] = []
+        self.down = False  # every request answered 503 while set
         self.accepted: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.problems: list[str] = []
@@ -245,6 +246,8 @@ class GraphApi:
             if problems:
                 self.problems.extend(problems)
                 return 400, {"error": {"message": "; ".join(problems), "code": 100}}
+            if self.down:
+                return 503, {"error": {"message": "down for the test", "code": 2}}
             if self.script:
                 status = entry["status"] = self.script.pop(0)
                 if status != 200:

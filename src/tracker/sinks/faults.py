@@ -58,6 +58,12 @@ class FaultInjectingSink:
             )
         self.inner.write(table, lines, token)
 
+    def maintain(self) -> None:
+        """The inner sink's own chores (DuckDB's export), unaffected by the faults."""
+        chores = getattr(self.inner, "maintain", None)
+        if chores is not None:
+            chores()
+
     def query(
         self, sql: str, fmt: str = "JSONEachRow", params: Mapping[str, object] | None = None
     ) -> bytes:
