@@ -19,6 +19,9 @@ import pytest
 
 from tracker.control import remote_query
 
+# The backend tests' real parts (nats-server, moto's S3, a Graph API stand-in) as fixtures.
+pytest_plugins = ("tests.integration.backends",)
+
 ROOT = Path(__file__).resolve().parent.parent
 WAIT = 30.0  # seconds; only reached when a test fails, so generous for a loaded machine
 

@@ -84,9 +84,17 @@ class SinkRejected(SinkError):
 
 
 class SinkUnreachable(SinkError):
-    """The database could not be reached or failed transiently; worth a retry."""
+    """The database could not be reached or failed transiently; worth a retry.
+
+    ``retry_after``: seconds the backend asked us to wait (a 429's Retry-After), a floor of the
+    writer's backoff.
+    """
 
     status = 503
+
+    def __init__(self, message: str, retry_after: float = 0.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class DataDirInUse(TrackerError):

@@ -24,6 +24,15 @@ DROP_REASONS = (
 )  # fmt: skip
 
 
+# Each sink's counters (its writer's figures in `sinks`), as `tracker_sink_<key>{sink=…}`.
+SINK_COUNTERS = {
+    "batches": "Batches a sink stored.",
+    "rows": "Rows a sink stored.",
+    "failed_batches": "Batch writes to a sink that failed (retried later).",
+    "dead_letters": "Rows a sink refused, moved to its dead-letter file.",
+}
+
+
 @dataclass
 class Metrics:
     start_time: float = field(default_factory=time.time)
@@ -45,6 +54,7 @@ class Metrics:
     last_flush: float = 0.0
     spool_bytes: int = 0
     sinks: dict[str, dict[str, object]] = field(default_factory=dict)
+    sources: dict[str, dict[str, object]] = field(default_factory=dict)  # broker consumers
     table_ops: Counter[str] = field(default_factory=Counter)
     dropped: Counter[str] = field(default_factory=Counter)
 
@@ -118,6 +128,7 @@ class Metrics:
                 else 0,
             },
             "spool": {"bytes": self.spool_bytes, "sinks": self.sinks},
+            "sources": self.sources,
             "dropped": {reason: self.dropped[reason] for reason in DROP_REASONS},
             "process": {"pid": os.getpid(), "max_rss_mb": round(rss_mb, 1)},
             "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
@@ -178,13 +189,20 @@ class _MetricsCollector(Collector):
         trips = CounterMetricFamily(
             "tracker_sink_circuit_trips", "Times a sink's circuit opened.", labels=["sink"]
         )
+        per_sink = {
+            key: CounterMetricFamily(f"tracker_sink_{key}", text, labels=["sink"])
+            for key, text in SINK_COUNTERS.items()
+        }
         for name, state in sorted(m.sinks.items()):
             lag.add_metric([name], float(str(state.get("cursor_lag_bytes", 0))))
             circuit.add_metric([name], 0.0 if state.get("circuit") == "closed" else 1.0)
             trips.add_metric([name], float(str(state.get("circuit_trips", 0))))
+            for key, family in per_sink.items():
+                family.add_metric([name], float(str(state.get(key, 0))))
         yield lag
         yield circuit
         yield trips
+        yield from per_sink.values()
         yield GaugeMetricFamily(
             "tracker_up",
             "1 when storage answers its health check.",

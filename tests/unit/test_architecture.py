@@ -22,7 +22,7 @@ RANKS = {
     "plan": 3,
     "batch": 4, "privacy": 4, "accounts": 4, "backup": 4,
     "runtime": 5,
-    "http": 6,
+    "http": 6, "consume": 6,
     "cli": 7,
     "__main__": 8,
 }  # fmt: skip

@@ -750,6 +750,33 @@ def test_the_built_in_clickhouse_entry_takes_the_top_level_batching_values() -> 
 
 
 def test_services_this_version_does_not_connect_yet_are_warned_about(tmp_path: Path) -> None:
-    _, warnings = load(tmp_path, {"Notify": [{"Service": "clickhouse"}, {"Service": "facebook"}]})
+    _, warnings = load(tmp_path, {"Notify": [{"Service": "clickhouse"}, {"Service": "cassandra"}]})
 
-    assert any("Service 'facebook', which this version does not connect yet" in w for w in warnings)
+    assert any(
+        "Service 'cassandra', which this version does not connect yet" in w for w in warnings
+    )
+
+
+def test_backend_entries_that_cannot_be_connected_are_named_and_the_others_are_not(
+    tmp_path: Path,
+) -> None:
+    config = {
+        "Notify": [
+            {"Service": "facebook"},
+            {"Service": "nats", "Hosts": ["nats://127.0.0.1:4222"]},
+            {"Service": "duckdb"},
+            {"Service": "facebook", "Context": "123", "Key": "token"},
+        ],
+        "Consume": [{"Service": "nats", "Hosts": ["nats://127.0.0.1:4222"]}],
+    }
+    _, warnings = load(tmp_path, config)
+
+    unusable = [w for w in warnings if "left unconnected" in w]
+    assert unusable == [
+        "Notify[0] (facebook) needs Context (the pixel id) and Key (the access token), or "
+        "FB_PIXEL/FB_TOKEN: it is left unconnected",
+        "Notify[1] (nats) has no Context (the subject to publish to): it is left unconnected",
+        "Consume[0] (nats) has no Filter entry with an Id (subject) and an Alias (log, count or "
+        "update): it is left unconnected",
+    ]
+    assert not any("does not connect yet" in w for w in warnings)

@@ -12,6 +12,13 @@ One thread per sink owns the sink (chDB sessions must not be shared). The loop:
 
 After a crash the journal's sealed ranges are rebuilt from the spool and sent with the same
 tokens, so ClickHouse stores them once.
+
+There is one writer per sink (ClickHouse, DuckDB, NATS, Facebook), each with its own journal:
+``takes`` picks the tables a sink stores (the others are skipped, and its cursor passes them),
+``primary`` marks the ClickHouse writer, whose figures are the seed's ``batching`` metrics; every
+writer keeps its own figures under ``metrics.sinks[<name>]``. A sink may have a ``maintain()``
+method, called from this thread on every turn of the loop (DuckDB's Parquet export), so the sink
+keeps one owner thread.
 """
 
 from __future__ import annotations
@@ -50,6 +57,38 @@ class Batch:
 
 
 @dataclass
+class SinkStats:
+    """One sink's figures, written by its writer thread (``/metrics``: ``spool.sinks.<name>``)."""
+
+    batches: int = 0
+    rows: int = 0
+    failed_batches: int = 0
+    dead_letters: int = 0
+    maintenance_failures: int = 0
+    flush_latency_ms_sum: float = 0.0
+    last_flush: float = 0.0
+
+    def flushed(self, rows: int, latency_ms: float) -> None:
+        self.batches += 1
+        self.rows += rows
+        self.flush_latency_ms_sum += latency_ms
+        self.last_flush = time.time()
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "batches": self.batches,
+            "rows": self.rows,
+            "failed_batches": self.failed_batches,
+            "dead_letters": self.dead_letters,
+            "maintenance_failures": self.maintenance_failures,
+            "avg_flush_latency_ms": round(self.flush_latency_ms_sum / self.batches, 3)
+            if self.batches
+            else 0,
+            "last_flush_unix": int(self.last_flush),
+        }
+
+
+@dataclass
 class TableState:
     policy: Policy
     lines: list[bytes] = field(default_factory=list)
@@ -75,6 +114,9 @@ class SinkWriter:
         max_buffered_bytes: int = 64 * 2**20,
         read_bytes: int = 4 * 2**20,
         on_progress: Callable[[], None] = lambda: None,
+        takes: Callable[[str], bool] | None = None,
+        aggregate: bool = True,
+        primary: bool = True,
     ) -> None:
         self.sink = sink
         self.spool = spool
@@ -87,6 +129,11 @@ class SinkWriter:
         self.max_buffered_bytes = max_buffered_bytes
         self.read_bytes = read_bytes
         self.on_progress = on_progress
+        self.takes = takes
+        self.aggregate = aggregate  # pre-sum SummingMergeTree rows (ClickHouse only)
+        self.primary = primary
+        self.stats = SinkStats()
+        self._maintain: Callable[[], None] | None = getattr(sink, "maintain", None)
         self.state = CursorState()
         self.pos = 0
         self.tables: dict[str, TableState] = {}
@@ -121,11 +168,21 @@ class SinkWriter:
 
     def stop(self, timeout: float) -> bool:
         """Write what the spool holds, for at most ``timeout`` s; True when everything landed."""
+        self.begin_stop(timeout)
+        return self.join(timeout)
+
+    def begin_stop(self, timeout: float) -> None:
+        """Start draining against a deadline ``timeout`` s away (several writers drain at once)."""
         if self._thread is None:
-            return True
+            return
         self._deadline = self.clock() + timeout
         self._stopping = True
         self._wakeup.set()
+
+    def join(self, timeout: float) -> bool:
+        """Wait for a stopping writer's thread; True when everything landed."""
+        if self._thread is None:
+            return True
         self._thread.join(timeout + 5.0)
         self._thread = None
         return self.caught_up()
@@ -176,6 +233,7 @@ class SinkWriter:
             self._seal_due(now)
             self._send(now)
             self._checkpoint()
+            self._run_maintenance()
             self._gauges()
             if self._pause.is_set():
                 self._held.set()
@@ -204,6 +262,15 @@ class SinkWriter:
                 wake = min(wake, max(table.sealed[0].retry_at, now + self.breaker.retry_in()))
         return min(max(wake - now, 0.001), 0.5)
 
+    def _run_maintenance(self) -> None:
+        if self._maintain is None:
+            return
+        try:
+            self._maintain()
+        except Exception as exc:  # the sink's own chores must never stop its writes
+            self.stats.maintenance_failures += 1
+            log.warning("%s: maintenance failed, retried later: %s", self.sink.name, exc)
+
     def _table(self, name: str) -> TableState:
         table = self.tables.get(name)
         if table is None:
@@ -215,6 +282,8 @@ class SinkWriter:
     def _take(self, entry: Entry) -> None:
         now = self.clock()
         for name, line in decode(entry.payload):
+            if self.takes is not None and not self.takes(name):
+                continue  # a table this sink does not store
             if entry.end <= self.state.committed.get(name, -1):
                 continue  # stored before the restart
             table = self._table(name)
@@ -230,7 +299,8 @@ class SinkWriter:
 
     def _seal(self, name: str, *, start: int | None = None, end: int | None = None) -> None:
         table = self._table(name)
-        lines = pre_aggregate(TABLES[name], table.lines) if name in TABLES else table.lines
+        aggregate = self.aggregate and name in TABLES
+        lines = pre_aggregate(TABLES[name], table.lines) if aggregate else table.lines
         batch = Batch(
             table.start if start is None else start,
             self.pos if end is None else end,
@@ -272,9 +342,11 @@ class SinkWriter:
                     self._write_retrying(name, table.policy, batch)
                 except SinkUnreachable as exc:
                     batch.attempts += 1
-                    batch.retry_at = self.clock() + backoff(batch.attempts)
+                    batch.retry_at = self.clock() + backoff(batch.attempts, floor=exc.retry_after)
                     self.breaker.failure()
-                    self.metrics.failed_batches += 1
+                    self.stats.failed_batches += 1
+                    if self.primary:
+                        self.metrics.failed_batches += 1
                     log.warning(
                         "%s: writing %s failed (attempt %d), kept in the spool: %s",
                         self.sink.name,
@@ -289,7 +361,9 @@ class SinkWriter:
                 self.state.committed[name] = batch.end
                 self.state.inflight[name].remove((batch.start, batch.end))
                 self._dirty = True
-                self.metrics.record_flush(name, len(batch.lines), latency_ms)
+                self.stats.flushed(len(batch.lines), latency_ms)
+                if self.primary:
+                    self.metrics.record_flush(name, len(batch.lines), latency_ms)
                 if table.tuned:
                     table.tuned.observe(latency_ms, len(table.lines))
 
@@ -299,9 +373,9 @@ class SinkWriter:
             try:
                 self._write_isolating(name, batch.lines, self._token(name, batch))
                 return
-            except SinkUnreachable:
-                if attempt == policy.retries or self._stopping:
-                    raise
+            except SinkUnreachable as exc:
+                if attempt == policy.retries or self._stopping or exc.retry_after:
+                    raise  # a backend that asked us to wait gets the backoff with that floor
                 time.sleep(backoff(attempt + 1, base=0.02, cap=0.2))
 
     def _write_isolating(self, name: str, lines: list[bytes], token: str | None) -> None:
@@ -310,6 +384,7 @@ class SinkWriter:
         except SinkRejected as exc:
             if len(lines) == 1:
                 self.dead_letters.add(name, lines[0], str(exc))
+                self.stats.dead_letters += 1
                 self.metrics.drop("sink_rejected")
                 log.error(
                     "%s: a %s row was refused and moved to the dead-letter file: %s",
@@ -340,11 +415,14 @@ class SinkWriter:
 
     def _gauges(self) -> None:
         rows = sum(len(t.lines) + sum(len(b.lines) for b in t.sealed) for t in self.tables.values())
-        self.metrics.queued_items = rows
-        self.metrics.queued_bytes = self._buffered_bytes()
+        if self.primary:
+            self.metrics.queued_items = rows
+            self.metrics.queued_bytes = self._buffered_bytes()
         self.metrics.spool_bytes = self.spool.size_bytes
         self.metrics.sinks[self.sink.name] = {
             "cursor_lag_bytes": max(self.spool.end - self.state.safe, 0),
             "circuit": self.breaker.state.value,
             "circuit_trips": self.breaker.trips,
+            "queued_rows": rows,
+            **self.stats.as_json(),
         }

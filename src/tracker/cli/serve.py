@@ -39,10 +39,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     import uvicorn
 
+    from tracker.consume import consumers
     from tracker.http.app import TrackerApp
     from tracker.http.limits import server_options
 
     app = TrackerApp(settings)
+    for consumer in consumers(settings, app.rt.ingest):  # broker sources, beside HTTP
+        app.rt.attach(consumer)
     config = uvicorn.Config(
         app,
         host=settings.host,

@@ -267,6 +267,21 @@ def _apply_facebook(notify: tuple[Service, ...], pixel: str, token: str) -> tupl
     return (*notify, Service("facebook", **changes))
 
 
+def _unusable(list_name: str, service: Service) -> str:
+    """Why an enabled backend entry cannot be connected, or "" when it can."""
+    facebook = service.service == "facebook" and list_name == "Notify"
+    if facebook and not (service.context and service.key.value):
+        return "needs Context (the pixel id) and Key (the access token), or FB_PIXEL/FB_TOKEN"
+    if service.service == "nats":
+        if not service.hosts:
+            return "lists no Hosts (NATS URLs such as nats://127.0.0.1:4222)"
+        if list_name == "Notify" and not service.context:
+            return "has no Context (the subject to publish to)"
+        if list_name == "Consume" and not any(f.id and f.alias for f in service.filter):
+            return "has no Filter entry with an Id (subject) and an Alias (log, count or update)"
+    return ""
+
+
 def _check(settings: Settings, warnings: list[str]) -> None:
     """Checks across keys: errors for what cannot work, warnings for what is probably a mistake."""
     if settings.spool_mode not in SPOOL_MODES:
@@ -293,7 +308,6 @@ def _check(settings: Settings, warnings: list[str]) -> None:
     if settings.ip_hash_secret is not None and len(settings.ip_hash_secret.value) < 16:
         warnings.append("Config key 'IPHashSecret' is shorter than 16 characters: easy to guess")
 
-    names = {service.service for service in settings.notify}
     for list_name, services in (("Notify", settings.notify), ("Consume", settings.consume)):
         for i, service in enumerate(services):
             entry = f"{list_name}[{i}]"
@@ -309,11 +323,17 @@ def _check(settings: Settings, warnings: list[str]) -> None:
                     "connect yet: it is ignored (see docs/differences.md, 'Not yet')"
                 )
             target = service.proxy_realtime_storage_service_name
-            if target and target not in names:
+            if target and target != "clickhouse" and service.service == "duckdb":
                 warnings.append(
-                    f"{entry}.ProxyRealtimeStorageServiceName is '{target}', "
-                    "but no Notify entry has that Service: nothing is forwarded"
+                    f"{entry}.ProxyRealtimeStorageServiceName is '{target}': only 'clickhouse' "
+                    "can be the realtime store here, so it has no effect"
                 )
+            if not service.skip:
+                problem = _unusable(list_name, service)
+                if problem:
+                    warnings.append(
+                        f"{entry} ({service.service}) {problem}: it is left unconnected"
+                    )
             if list_name != "Notify" or service.service != "clickhouse" or service.skip:
                 continue
             if not _DATABASE_NAME.fullmatch(service.context or "sfpla"):

@@ -14,7 +14,7 @@ from tracker.config.values import NO_SECRET, Secret
 
 IMPLEMENTED_SERVICES = frozenset({"clickhouse", "cassandra", "duckdb", "nats", "facebook"})
 # Services the Go tracker knew that this version parses but does not connect yet.
-NOT_YET_SERVED = frozenset({"cassandra", "duckdb", "nats", "facebook"})
+NOT_YET_SERVED = frozenset({"cassandra"})
 DEFAULT_DATABASE = "sfpla"
 
 
@@ -85,6 +85,8 @@ class Service:
     prune: tuple[PruneRule, ...] = ()
     proxy_realtime_storage_service_name: str = ""
     proxy_realtime_storage_service_tables: int = 0
+    graph_api_url: str = "https://graph.facebook.com"
+    graph_api_version: str = "v24.0"
     batching_enabled: bool = True
     max_batch_size: int | None = None  # None: the per-table batch policies decide
     max_batch_time: float | None = None  # seconds
@@ -174,6 +176,7 @@ class Settings:
     health_check_interval: int = 0
     inactivity_timeout_seconds: int = 0
     max_shard_size_bytes: int = 104_857_600
+    s3_endpoint_url: str | None = None
     # Keys the Go README used and the Go tracker ignored; honoured here.
     batching_enabled: bool = True
     max_batch_size: int | None = None
@@ -212,6 +215,10 @@ class Settings:
         """The enabled ClickHouse `Notify` entry the store is written by: the first one."""
         services = self.clickhouse_services
         return services[0] if services else None
+
+    def enabled(self, service: str) -> tuple[Service, ...]:
+        """The enabled `Notify` entries of one backend (`duckdb`, `nats`, `facebook`)."""
+        return tuple(s for s in self.notify if s.service == service and not s.skip)
 
     @property
     def database(self) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from tracker.errors import InvalidEvent
-from tracker.normalise import geo, hashing, params, urls
+from tracker.normalise import geo, hashing, marketing, params, urls
 from tracker.normalise.agent import UNKNOWN, AgentParser
 from tracker.normalise.consent import has_all, parse_cflags
 from tracker.normalise.geoip import GeoIP
@@ -67,6 +67,11 @@ class NormaliseContext:
     use_region_descriptions: bool = False
     agents: AgentParser | None = None  # None: no parsing; `browser` is the lowercased agent (Go)
     cflags_analytics: int = 0  # CFlagsAnalytics: bits an event needs to be stored; 0 asks none
+    marketing: bool = (
+        False  # a Facebook entry is configured: keep Meta's hashes (`Event.marketing`)
+    )
+    cflags_marketing: int = 0  # CFlagsMarketing: bits an event needs to be sent to Facebook
+    cflags_ignore: bool = False  # CFlagsIgnore: events without cflags may be sent to Facebook
 
 
 @dataclass(slots=True)
@@ -106,6 +111,10 @@ class Event:
     lat: float = 0.0
     lon: float = 0.0
     consented: bool = True  # False: no analytics consent (CFlagsAnalytics); nothing is stored
+    # With marketing consent and a Facebook entry: Meta's SHA-256 of the email and phone (the
+    # clear values are dropped in step 9) and the client's agent and IP, which the Conversions
+    # API takes in clear; None otherwise (docs/facebook.md says what is kept and for how long).
+    marketing: dict[str, str] | None = None
 
 
 def check_types(values: Values) -> None:
@@ -224,9 +233,10 @@ def normalise(
 
     # 9. Personal identifiers are hashed and the clear values dropped before anything is stored.
     hashes: dict[str, str | None] = {}
+    cleartext: dict[str, object] = {}
     for clear, hashed in (("email", "ehash"), ("cell", "chash"), ("uname", "uhash")):
         given = v.get(hashed)
-        secret = v.pop(clear, None)
+        secret = cleartext[clear] = v.pop(clear, None)
         if given is not None and _text(given):
             hashes[hashed] = _text(given)
         elif secret is not None and _text(secret).strip():
@@ -245,6 +255,21 @@ def normalise(
         event_params["bot"] = True
 
     ip = origin.ip
+    meta = None
+    if ctx.marketing and marketing.marketing_allowed(
+        given_cflags, ctx.cflags_marketing, ctx.cflags_ignore
+    ):
+        # Meta's own hashes, while the clear email and phone are still at hand.
+        meta = {
+            key: value
+            for key, value in (
+                ("em", marketing.email(cleartext["email"])),
+                ("ph", marketing.phone(cleartext["cell"])),
+                ("client_user_agent", origin.user_agent),
+                ("client_ip_address", "" if ctx.remove_ip else ip),
+            )
+            if value
+        }
     return Event(
         eid=eid,
         vid=vid,
@@ -278,6 +303,7 @@ def normalise(
         zip=place.zip,
         lat=place.lat,
         lon=place.lon,
+        marketing=meta,
     )
 
 

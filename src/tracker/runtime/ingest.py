@@ -21,7 +21,7 @@ import dataclasses
 import logging
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,12 +105,14 @@ class Ingest:
         spool: LogSpool,
         metrics: Metrics,
         ignore_query_key: str = "",
+        planners: Sequence[Callable[[Event], list[Record]]] = (),
     ) -> None:
         self.ctx = ctx
         self.trusted_proxies = trusted_proxies
         self.spool = spool
         self.metrics = metrics
         self.ignore_query_key = ignore_query_key
+        self.planners = tuple(planners)  # rows for other backends (Facebook's `fb_events`)
 
     # -- what a request tells ----------------------------------------------------------------
     def origin(self, req: RawRequest, source: Source) -> Origin:
@@ -203,6 +205,8 @@ class Ingest:
             if event.tid is not None:
                 self.metrics.campaign_events += 1
             records.extend(plan_event(event))
+            for planner in self.planners:
+                records.extend(planner(event))
         return records
 
     async def _append(self, records: Sequence[Record]) -> None:

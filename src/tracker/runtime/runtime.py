@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from tracker.backup import write_backup
 from tracker.batch.breaker import CircuitBreaker
@@ -33,6 +35,7 @@ from tracker.privacy.retention import apply_retention
 from tracker.privacy.store import store_for
 from tracker.runtime.ingest import Ingest
 from tracker.runtime.policies import table_policies
+from tracker.runtime.sinks import build_backends, clickhouse_takes, facebook_ready
 from tracker.schema.migrate import CURRENT_VERSION, pending_version
 from tracker.sinks.base import Sink
 from tracker.sinks.chdb import ChdbSink
@@ -44,6 +47,14 @@ log = logging.getLogger(__name__)
 
 HEALTH_CACHE_SECONDS = 1.0
 BACKUP_PAUSE_SECONDS = 60.0  # how long a backup waits for the writer to finish its batch
+
+
+class Source(Protocol):
+    """A source started and stopped with the runtime (a broker consumer); HTTP is driven by ASGI."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 def make_sink(settings: Settings, data_dir: DataDir) -> Sink:
@@ -76,6 +87,9 @@ def normalise_context(
         use_region_descriptions=settings.use_region_descriptions,
         agents=AgentParser() if settings.parse_user_agents else None,
         cflags_analytics=settings.cflags_analytics,
+        marketing=any(facebook_ready(s) for s in settings.enabled("facebook")),
+        cflags_marketing=settings.cflags_marketing,
+        cflags_ignore=settings.cflags_ignore,
     )
 
 
@@ -91,6 +105,8 @@ class Runtime:
     ingest: Ingest
     control: ControlServer
     geoip: GeoService | None = None  # None when GeoIP is off; `/ppi/geoip` answers from it
+    backends: Sequence[SinkWriter] = ()  # DuckDB, NATS, Facebook: a writer each (runtime/sinks)
+    sources: list[Source] = field(default_factory=list)  # consumers, started after the writers
     _backup_lock: threading.Lock = field(default_factory=threading.Lock)
     _health_at: float = 0.0
     _healthy: bool = False
@@ -117,6 +133,10 @@ class Runtime:
             durable=settings.spool_mode == "durable",
             max_bytes=settings.spool_max_bytes,
         )
+
+        def release() -> None:  # the spool keeps what any writer still needs
+            spool.release(min(w.safe for w in (writer, *backends.writers)))
+
         writer = SinkWriter(
             sink,
             spool,
@@ -129,8 +149,10 @@ class Runtime:
                 threshold=settings.circuit_breaker_failures,
                 reset_seconds=settings.circuit_breaker_reset_seconds,
             ),
-            on_progress=lambda: spool.release(writer.safe),
+            on_progress=release,
+            takes=clickhouse_takes(settings),
         )
+        backends = build_backends(settings, data_dir, spool, metrics, release)
         geoip = GeoService(settings) if geoip_enabled(settings) else None
         ingest = Ingest(
             normalise_context(settings, data_dir, geoip),
@@ -138,6 +160,7 @@ class Runtime:
             spool,
             metrics,
             settings.ignore_query_params_key,
+            planners=backends.planners,
         )
         return cls(
             settings=settings,
@@ -150,6 +173,7 @@ class Runtime:
             ingest=ingest,
             control=ControlServer(data_dir.control_socket, sink.query),
             geoip=geoip,
+            backends=backends.writers,
         )
 
     def backup(self, request: dict[str, object]) -> bytes:
@@ -176,13 +200,21 @@ class Runtime:
             apply_retention(
                 store_for(self.settings, self.sink.query), self.settings.data_retention_days
             )
+            for backend in self.backends:
+                backend.sink.open()  # local checks only: brokers and APIs connect on first write
             self.writer.start()
+            for backend in self.backends:
+                backend.start()
             await self.control.start()
             if self.geoip is not None:
                 self.geoip.start()  # on its own thread: a CSV conversion must not hold the listener
+            for source in self.sources:
+                await source.start()
         except BaseException:
             self.spool.close()
             self.sink.close()
+            for backend in self.backends:
+                backend.sink.close()
             self.lock.release()
             raise
         self.metrics.health_status = "healthy"
@@ -208,14 +240,27 @@ class Runtime:
         if not self._started:
             return
         self._started = False
+        for source in self.sources:
+            await source.stop()
         await self.control.stop()
-        if not self.writer.stop(self.settings.shutdown_timeout_seconds):
+        timeout = self.settings.shutdown_timeout_seconds
+        writers = (self.writer, *self.backends)
+        for writer in writers:  # every sink drains at once, against the same deadline
+            writer.begin_stop(timeout)
+        landed = [writer.join(timeout) for writer in writers]  # join every one, not the first
+        if not all(landed):
             log.error(
                 "shutdown deadline passed: undelivered events stay in the spool for the next start"
             )
         self.spool.close()
         self.sink.close()
+        for backend in self.backends:
+            backend.sink.close()
         self.lock.release()
+
+    def attach(self, source: Source) -> None:
+        """Start ``source`` with the runtime (after the writers) and stop it before them."""
+        self.sources.append(source)
 
     def check_health(self) -> bool:
         now = time.monotonic()

@@ -7,6 +7,7 @@ before every write, as JSON:
 * ``{"reject_containing": "text"}`` — a batch holding a row that contains ``text`` is refused as
   bad data (as ClickHouse refuses a batch with one unparsable row).
 
+``"sinks": ["nats", …]`` limits the faults to the sinks so named (all sinks without it).
 Delete the file and writes go through again.
 """
 
@@ -35,7 +36,10 @@ class FaultInjectingSink:
             data = orjson.loads(self.control.read_bytes())
         except (FileNotFoundError, orjson.JSONDecodeError):
             return {}
-        return data if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            return {}
+        names = data.get("sinks")
+        return data if not isinstance(names, list) or self.name in names else {}
 
     def open(self) -> None:
         self.inner.open()
@@ -53,6 +57,12 @@ class FaultInjectingSink:
                 f"insert into {table}: injected fault (row refused: contains {marker!r})"
             )
         self.inner.write(table, lines, token)
+
+    def maintain(self) -> None:
+        """The inner sink's own chores (DuckDB's export), unaffected by the faults."""
+        chores = getattr(self.inner, "maintain", None)
+        if chores is not None:
+            chores()
 
     def query(
         self, sql: str, fmt: str = "JSONEachRow", params: Mapping[str, object] | None = None
