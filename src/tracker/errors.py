@@ -15,6 +15,7 @@
         ├── SinkRejected              the database refused the rows (bad data: never retried)
         └── SinkUnreachable           network / server trouble (retried)
     DataDirInUse                      another process owns the data directory
+    ListenError                       a listener's port cannot be bound (taken, privileged)
 
 One function (`tracker.http.responses.render_error`) renders every `TrackerError` as
 `{"ok": false, "error": "...", "status": N}`.
@@ -99,3 +100,7 @@ class SinkUnreachable(SinkError):
 
 class DataDirInUse(TrackerError):
     """Another live process holds the data directory (chDB allows one owner)."""
+
+
+class ListenError(TrackerError):
+    """A listener's address cannot be bound: the port is taken or needs privileges."""

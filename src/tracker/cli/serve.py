@@ -1,9 +1,8 @@
-"""`tracker [serve] [config.json]`: serve HTTP until SIGTERM or Ctrl-C."""
+"""`tracker [serve] [config.json]`: serve HTTP (and HTTPS) until SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
 import argparse
-import signal
 
 from tracker.cli import privacy
 from tracker.cli.common import Commands, add_common, settings_from
@@ -37,29 +36,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise DataDirInUse(
             f"The data directory {settings.data_dir} is in use by tracker PID {owner}."
         )
-    import uvicorn
-
     from tracker.consume import consumers
     from tracker.http.app import TrackerApp
-    from tracker.http.limits import server_options
+    from tracker.http.servers import Servers
 
+    servers = Servers(settings)  # the listeners and their certificates (a bad one stops here)
+    servers.bind()  # a taken port stops start-up before the data directory is touched
     app = TrackerApp(settings)
     for consumer in consumers(settings, app.rt.ingest):  # broker sources, beside HTTP
         app.rt.attach(consumer)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        lifespan="on",
-        access_log=False,
-        log_level="info" if settings.debug else "warning",
-        timeout_graceful_shutdown=max(int(settings.shutdown_timeout_seconds), 1),
-        **server_options(settings, ws_limit=settings.max_body_bytes),
-    )
-    server = uvicorn.Server(config)
-    # After a graceful shutdown uvicorn re-raises the signal that stopped it; with the default
-    # SIGTERM action that would end the process with -15 although everything was written.
-    signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    server.run()
-    return 0 if server.started else 1
+    return 0 if servers.run(app) else 1

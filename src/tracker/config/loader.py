@@ -282,6 +282,34 @@ def _unusable(list_name: str, service: Service) -> str:
     return ""
 
 
+def _tls_warnings(settings: Settings) -> list[str]:
+    """What about the listeners is probably a mistake (the errors are in `_check`)."""
+    if settings.use_local_tls and settings.use_acme:
+        return ["UseLocalTLS and UseAcme are both true: the certificate files are served, no ACME"]
+    if settings.use_local_tls or settings.use_acme:
+        if settings.use_acme and settings.proxy_port not in ("", ":80"):
+            return [
+                f"UseAcme is true and ProxyPort is '{settings.proxy_port}': ACME servers send the "
+                "http-01 challenge to port 80, so forward port 80 to it"
+            ]
+        return []
+    unused = [
+        k
+        for k, v in (
+            ("ProxyPort", settings.proxy_port),
+            ("ProxyPortTLS", settings.proxy_port_tls),
+            ("ProxyPortRedirect", settings.proxy_port_redirect),
+        )
+        if v
+    ]
+    if not unused:
+        return []
+    return [
+        f"{', '.join(unused)} set but TLS is off (neither UseLocalTLS nor UseAcme is true): "
+        "those listeners are not opened; every route is served on plain HTTP at Host:Port"
+    ]
+
+
 def _check(settings: Settings, warnings: list[str]) -> None:
     """Checks across keys: errors for what cannot work, warnings for what is probably a mistake."""
     if settings.spool_mode not in SPOOL_MODES:
@@ -293,6 +321,12 @@ def _check(settings: Settings, warnings: list[str]) -> None:
                     f"Config key '{key}' is empty: expected a PEM file, because UseLocalTLS is true.",
                     key=key,
                 )
+    if settings.use_acme and not settings.use_local_tls and not settings.domains:
+        raise ConfigError(
+            "Config key 'Domains' is empty: expected the host names to get certificates for, "
+            "because UseAcme is true.",
+            key="Domains",
+        )
     if settings.url_filter:
         groups = re.compile(settings.url_filter).groups
         if settings.url_filter_match_group > groups:
@@ -300,11 +334,7 @@ def _check(settings: Settings, warnings: list[str]) -> None:
                 f"Config key 'UrlFilterMatchGroup' is {settings.url_filter_match_group} but "
                 f"UrlFilter has {groups} groups: URLs that match keep nothing but their path"
             )
-    if settings.use_local_tls or settings.proxy_except_http:
-        warnings.append(
-            "TLS (UseLocalTLS, Let's Encrypt) and ProxyExceptHTTP are not served by this version: "
-            "it listens on plain HTTP at Host:Port; terminate TLS in a proxy in front"
-        )
+    warnings.extend(_tls_warnings(settings))
     if settings.ip_hash_secret is not None and len(settings.ip_hash_secret.value) < 16:
         warnings.append("Config key 'IPHashSecret' is shorter than 16 characters: easy to guess")
 

@@ -204,6 +204,13 @@ class Settings:
     circuit_breaker_failures: int = 5
     circuit_breaker_reset_seconds: float = 30.0
     batch_policies: tuple[tuple[str, BatchPolicyConfig], ...] = ()
+    use_acme: bool = False
+    acme_directory_url: str | None = None
+    acme_staging: bool = False
+    acme_email: str = ""
+    acme_ca_cert: str = ""
+    hsts_seconds: int = 0
+    http2: bool = False
 
     @property
     def clickhouse_services(self) -> tuple[Service, ...]:
