@@ -234,8 +234,6 @@ def test_a_go_tracker_config_with_every_key_loads_with_typed_values(tmp_path: Pa
             "Notify[1] lists ClickHouse Hosts ['localhost:9000'] but ClickHouseUrl is not set: "
             "events go to the embedded chDB in 'data/clickhouse'. "
             "Set ClickHouseUrl (e.g. http://host:8123) to write to that server",
-            "TLS (UseLocalTLS, Let's Encrypt) and ProxyExceptHTTP are not served by this version: "
-            "it listens on plain HTTP at Host:Port; terminate TLS in a proxy in front",
         ]
     )
 
