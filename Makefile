@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 CONFIG ?=
 ARGS   ?=
 
-.PHONY: help run test lint fmt clean schema-load db-console install install-dev benchmark docker-build docker-run
+.PHONY: help run test pebble lint fmt clean schema-load db-console install install-dev benchmark docker-build docker-run
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -31,7 +31,10 @@ run: install  ## serve on the embedded store (./data); CONFIG=config.json to use
 
 TEST_WORKERS ?= 3
 
-test: install-dev  ## run the whole test suite (TEST_WORKERS processes; 0 runs it in this one)
+pebble:  ## install Debian's pebble (the ACME test server the TLS tests start) when missing
+	@command -v pebble >/dev/null || { apt-get update -qq && apt-get install -y -qq pebble; }
+
+test: install-dev pebble  ## run the whole test suite (TEST_WORKERS processes; 0 runs it in this one)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(ARGS)
 
 benchmark: install-dev  ## ingestion benchmark against a bare-ASGI floor (needs wrk); writes bench/results/<date>.md

@@ -17,10 +17,10 @@ import orjson
 import pytest
 import trustme
 from cryptography import x509
+from tests.unit.test_config import GO_CONFIG
 from websockets.sync.client import connect
 
 from conftest import TrackerServer, free_port, wait_until
-from tests.unit.test_config import GO_CONFIG
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
@@ -90,7 +90,8 @@ def test_the_go_clients_urls_work_on_the_shipped_configs_three_listeners(go: Tls
         tls = client.post(f"{go.https}/tr/v1/tr/", json=event)
     assert tls.status_code == 200
     cookies = tls.headers.get_list("set-cookie")
-    assert cookies and all("; Secure" in c and "SameSite=None" in c for c in cookies)
+    assert cookies
+    assert all("; Secure" in c and "SameSite=None" in c for c in cookies)
     assert "strict-transport-security" not in tls.headers  # HSTSSeconds is off by default
 
     plain = httpx.post(f"http://localhost:{go.plain}/tr/v1/tr/", json={**event, "ename": "plain"})

@@ -87,10 +87,10 @@ class HttpsRedirect:
             await respond_error(send, BadRequest(message))
             return
         raw_path = scope.get("raw_path") or path.encode()
-        target = quote(raw_path.decode("latin-1"), safe=_PATH_SAFE)
+        target = quote(raw_path, safe=_PATH_SAFE)  # bytes: non-ASCII is encoded as sent
         query = scope.get("query_string", b"")
         if query:
-            target += "?" + quote(query.decode("latin-1"), safe=_QUERY_SAFE)
+            target += "?" + quote(query, safe=_QUERY_SAFE)
         location = f"https://{host}{self.port_text}{target}"
         status = 301 if method in ("GET", "HEAD") else 308
         await respond(send, status, b"", [(b"location", location.encode("ascii"))])
