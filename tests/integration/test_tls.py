@@ -170,6 +170,7 @@ def test_certificate_files_are_reloaded_while_connections_stay_open(tmp_path: Pa
         "HTTP2": True,
         "HSTSSeconds": 600,
         "IdleTimeoutSeconds": 60,
+        "Notify": [{"Service": "clickhouse", "Context": "sfpla", "MaxBatchTime": "0.2s"}],
     }
     server = TlsServer(tmp_path, config, ca).start()
     try:
@@ -181,10 +182,13 @@ def test_certificate_files_are_reloaded_while_connections_stay_open(tmp_path: Pa
         assert kept.sock is not None
         before = serial(kept.sock)
 
+        vid = str(uuid.uuid4())
         with httpx.Client(http2=True, verify=server.client_context) as client:
-            h2 = client.get(f"{server.https}/ping")
-        assert (h2.http_version, h2.text) == ("HTTP/2", "pong")
+            h2 = client.post(f"{server.https}/tr/v1/tr/", json={"vid": vid, "ename": "h2"})
+        assert (h2.http_version, h2.status_code) == ("HTTP/2", 200)
         assert h2.headers["strict-transport-security"] == "max-age=600"
+        rows = server.server.wait_for(f"SELECT ja4h FROM events WHERE vid = '{vid}'", 1)
+        assert rows[0]["ja4h"].startswith("po20")  # JA4H marks HTTP/2 requests with "20"
 
         # A new pair under the same names, as certbot leaves it (a half-written pair is skipped).
         key.write_bytes(b"-----BEGIN PRIVATE KEY-----\ntruncated\n")

@@ -56,7 +56,9 @@ class Hsts:
 
         async def send_with_header(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), self.header]}
+                headers = list(message.get("headers", ()))
+                if not any(name == self.header[0] for name, _ in headers):  # /api/ sets its own
+                    message = {**message, "headers": [*headers, self.header]}
             await send(message)
 
         await self.app(scope, receive, send_with_header)
