@@ -164,6 +164,8 @@ def test_an_acme_certificate_is_issued_served_and_renewed_with_a_client_connecte
         assert len(kept) == 1
         kept_serial = x509.load_pem_x509_certificate(kept[0].read_bytes()).serial_number
         assert kept_serial in (renewed, served_serial(tls, context))
+        assert server.stop() == 0
     finally:
-        server.stop()
+        if server.running:
+            server.stop(signal.SIGKILL)
     assert "ACME: no certificate for localhost" in server.log.read_text()

@@ -206,5 +206,7 @@ def test_certificate_files_are_reloaded_while_connections_stay_open(tmp_path: Pa
         assert kept.getresponse().read() == b"pong"  # the same connection, the old certificate
         assert serial(kept.sock) == before
         kept.close()
+        assert server.server.stop() == 0  # SIGTERM: every listener drained, a clean exit
     finally:
-        server.server.stop()
+        if server.server.running:
+            server.server.stop(signal.SIGKILL)

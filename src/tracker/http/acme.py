@@ -199,11 +199,15 @@ class AcmeCertificates:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            now = self.clock()
-            for host in self.hosts:
-                if self.due[host] <= now and not self._stop.is_set():
-                    self._renew(host)
-            wait = min(self.due.values(), default=now + WAKE_MAX) - self.clock()
+            wait = RETRY_FIRST
+            try:
+                now = self.clock()
+                for host in self.hosts:
+                    if self.due[host] <= now and not self._stop.is_set():
+                        self._renew(host)
+                wait = min(self.due.values(), default=now + WAKE_MAX) - self.clock()
+            except Exception:  # supervised: a bug here must not end renewals for good
+                log.exception("ACME: the renewal loop failed; it goes on in %.0f s", wait)
             self._stop.wait(min(max(wait, 0.5), WAKE_MAX))
 
     def _renew(self, host: str) -> None:
