@@ -165,7 +165,20 @@ def test_an_acme_certificate_is_issued_served_and_renewed_with_a_client_connecte
         kept_serial = x509.load_pem_x509_certificate(kept[0].read_bytes()).serial_number
         assert kept_serial in (renewed, served_serial(tls, context))
         assert server.stop() == 0
+        assert "ACME: no certificate for localhost" in server.log.read_text()
+
+        # Restarted on the same data directory: the kept account key finds its account again
+        # (the server answers "exists") and the next renewal works.
+        server = TrackerServer(tmp_path / "data", config)
+        server.url = f"http://127.0.0.1:{plain}"
+        server.start()
+        wait_until(
+            "a renewal after the restart",
+            lambda: served_serial(tls, context),
+            lambda seen: seen not in (None, first, renewed, kept_serial),
+        )
+        assert server.stop() == 0
+        assert "ACME: no certificate for tracker.test" not in server.log.read_text()
     finally:
         if server.running:
             server.stop(signal.SIGKILL)
-    assert "ACME: no certificate for localhost" in server.log.read_text()

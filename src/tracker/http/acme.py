@@ -250,7 +250,9 @@ class AcmeCertificates:
         try:
             acme.new_account(registration)
         except errors.ConflictError as known:  # this key has an account there already
-            acme.query_registration(messages.RegistrationResource(uri=known.location))
+            acme.query_registration(
+                messages.RegistrationResource(uri=known.location, body=registration)
+            )
         self._client = acme
         return acme
 
