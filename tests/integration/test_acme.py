@@ -116,13 +116,14 @@ def served_serial(tls_port: int, context: ssl.SSLContext) -> int | None:
 
 
 def open_ws(tls_port: int, context: ssl.SSLContext) -> ClientConnection:
-    raw = socket.create_connection(("127.0.0.1", tls_port), timeout=10)
+    # Generous: a loaded machine (the suite runs in parallel) can take seconds per handshake.
+    raw = socket.create_connection(("127.0.0.1", tls_port), timeout=30)
     return connect(
         f"wss://{HOST}:{tls_port}/tr/v1/ws",
         sock=raw,
         ssl=context,
         server_hostname=HOST,
-        open_timeout=10,
+        open_timeout=30,
     )
 
 

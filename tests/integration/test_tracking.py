@@ -440,7 +440,9 @@ def test_a_thousand_concurrent_events_are_all_stored_by_a_graceful_shutdown(
 
     async def send_all() -> list[int]:
         gate = asyncio.Semaphore(50)
-        limits = httpx.Limits(max_connections=50)
+        # The client drops an idle connection before the server's 5 s keep-alive timeout can:
+        # otherwise a POST may go out on a connection the server is closing (a ReadError).
+        limits = httpx.Limits(max_connections=50, keepalive_expiry=2)
         async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=30) as http:
 
             async def one(n: int) -> int:
