@@ -21,7 +21,7 @@ RANKS = {
     "normalise": 2, "spool": 2, "sinks": 2,
     "plan": 3,
     "batch": 4, "privacy": 4, "accounts": 4, "backup": 4,
-    "runtime": 5,
+    "runtime": 5, "dashboard": 5,
     "http": 6, "consume": 6,
     "cli": 7,
     "__main__": 8,

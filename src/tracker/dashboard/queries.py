@@ -1,0 +1,435 @@
+"""Every query of the dashboard, by name: one SQL text per panel, over the view's `Scope`.
+
+`PANELS` is the catalogue the pages, the CSV export and the docs (docs/dashboard.md) read: each
+panel's title, its columns, which filter a click on a row sets, and what its numbers mean. The
+SQL reads the store through `Sink.query` with the view's values as query parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tracker.dashboard.sql import (
+    PAGE,
+    PAGEVIEW,
+    SESSION_VALUE,
+    SITE,
+    ZERO_UUID,
+    Scope,
+)
+
+__all__ = [
+    "METRICS",
+    "PANELS",
+    "SITES_SQL",
+    "Column",
+    "Metric",
+    "Panel",
+    "headline_sql",
+    "realtime_sql",
+]
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    kind: str = "count"  # text, count, rate (0..1), money, seconds
+
+
+@dataclass(frozen=True)
+class Panel:
+    name: str
+    title: str
+    columns: tuple[Column, ...]
+    sql: Callable[[Scope, int], str]
+    definition: str
+    sets: tuple[tuple[str, str], ...] = ()  # (column, filter) a click on a row sets
+
+
+def _text(key: str, label: str) -> Column:
+    return Column(key, label, "text")
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    kind: str
+    definition: str
+
+
+# The headline numbers, from `headline_sql`'s row (computed in `tracker.dashboard.service`).
+METRICS = (
+    Metric(
+        "visitors",
+        "Unique visitors",
+        "count",
+        "Distinct visitor ids (`vid`) among the selected events.",
+    ),
+    Metric(
+        "sessions", "Sessions", "count", "Distinct session ids (`sid`) among the selected events."
+    ),
+    Metric("pageviews", "Page views", "count", "Selected events that are page views."),
+    Metric(
+        "views_per_session",
+        "Views per session",
+        "ratio",
+        "Page views divided by sessions.",
+    ),
+    Metric(
+        "bounce_rate",
+        "Bounce rate",
+        "rate",
+        "Of the sessions with at least one page view, the share with exactly one. A session's "
+        "page views are counted over all its events in the period on the site, not only the "
+        "filtered ones.",
+    ),
+    Metric(
+        "duration",
+        "Session duration",
+        "seconds",
+        "The mean over sessions of the time from a session's first to its last event in the "
+        "period (0 for a session of one event).",
+    ),
+)
+
+VISITORS = Column("visitors", "Visitors")
+PAGEVIEWS = Column("pageviews", "Page views")
+SESSIONS = Column("sessions", "Sessions")
+
+
+def headline_sql(s: Scope) -> str:
+    return (
+        "SELECT e.visitors AS visitors, e.sessions AS sessions, e.pageviews AS pageviews, "
+        "s.bounces AS bounces, s.viewed AS viewed, s.duration AS duration FROM "
+        f"(SELECT uniqExact(vid) AS visitors, uniqExact(sid) AS sessions, "
+        f"countIf({PAGEVIEW}) AS pageviews FROM events WHERE {s.selected}) AS e "
+        "CROSS JOIN (SELECT countIf(views = 1) AS bounces, countIf(views > 0) AS viewed, "
+        "if(count() = 0, 0, avg(seconds)) AS duration FROM "
+        f"(SELECT sid, countIf({PAGEVIEW}) AS views, "
+        "dateDiff('millisecond', min(created_at), max(created_at)) / 1000 AS seconds "
+        f"FROM events WHERE {s.sessions} GROUP BY sid)) AS s"
+    )
+
+
+def timeseries_sql(s: Scope, limit: int) -> str:
+    bucket = "toStartOfHour" if s.filters.period.step == "hour" else "toStartOfDay"
+    return (
+        f"SELECT {bucket}(created_at) AS bucket, uniqExact(vid) AS visitors, "
+        f"countIf({PAGEVIEW}) AS pageviews FROM events WHERE {s.selected} "
+        f"GROUP BY bucket ORDER BY bucket LIMIT {limit}"
+    )
+
+
+def pages_sql(s: Scope, limit: int) -> str:
+    return (
+        f"SELECT {PAGE} AS page, uniqExact(vid) AS visitors, count() AS pageviews FROM events "
+        f"WHERE {s.selected} AND {PAGEVIEW} GROUP BY page "
+        f"ORDER BY pageviews DESC, visitors DESC, page LIMIT {limit}"
+    )
+
+
+def event_dimension(*keys: str) -> Callable[[Scope, int], str]:
+    """Visitors and page views per value of event columns (country, browser, …)."""
+    names = ", ".join(keys)
+
+    def sql(s: Scope, limit: int) -> str:
+        return (
+            f"SELECT {names}, uniqExact(vid) AS visitors, countIf({PAGEVIEW}) AS pageviews "
+            f"FROM events WHERE {s.selected} GROUP BY {names} "
+            f"ORDER BY visitors DESC, pageviews DESC, {names} LIMIT {limit}"
+        )
+
+    return sql
+
+
+def session_dimension(key: str, viewed_only: bool = False) -> Callable[[Scope, int], str]:
+    """Sessions and visitors per session value (referrer, source, entry page, …)."""
+
+    def sql(s: Scope, limit: int) -> str:
+        having = f" HAVING countIf({PAGEVIEW}) > 0" if viewed_only else ""
+        return (
+            f"SELECT value AS {key}, count() AS sessions, uniqExact(visitor) AS visitors FROM "
+            f"(SELECT sid, any(vid) AS visitor, {SESSION_VALUE[key]} AS value FROM events "
+            f"WHERE {s.sessions} GROUP BY sid{having}) "
+            f"GROUP BY {key} ORDER BY sessions DESC, visitors DESC, {key} LIMIT {limit}"
+        )
+
+    return sql
+
+
+def outcomes_sql(s: Scope, limit: int) -> str:
+    return (
+        "SELECT ename AS event, etyp AS type, count() AS events, uniqExact(vid) AS visitors, "
+        f"visitors / greatest((SELECT uniqExact(vid) FROM events WHERE {s.selected}), 1) AS rate "
+        f"FROM events WHERE {s.selected} AND NOT ({PAGEVIEW}) GROUP BY ename, etyp "
+        f"ORDER BY visitors DESC, events DESC, event, type LIMIT {limit}"
+    )
+
+
+def outbound_sql(s: Scope, limit: int) -> str:
+    return (
+        "SELECT ifNull(params.href::Nullable(String), '') AS link, count() AS clicks, "
+        f"uniqExact(vid) AS visitors FROM events WHERE {s.selected} "
+        "AND ename = 'click' AND etyp = 'outbound' GROUP BY link "
+        f"ORDER BY clicks DESC, link LIMIT {limit}"
+    )
+
+
+def _people(s: Scope, column: str) -> str:
+    """Ids (``vid`` or ``uid``) seen in the view's selected events."""
+    return f"(SELECT {column} FROM events WHERE {s.selected} AND {column} != {ZERO_UUID})"
+
+
+def _narrowed(s: Scope) -> bool:
+    return bool(s.filters.site or s.filters.dims)
+
+
+def revenue_sql(s: Scope, limit: int) -> str:
+    who = ""
+    if _narrowed(s):
+        who = (
+            f" AND (vid IN {_people(s, 'vid')} OR (uid != {ZERO_UUID} AND uid IN "
+            f"{_people(s, 'uid')}))"
+        )
+    payer = f"if(uid != {ZERO_UUID}, toString(uid), toString(vid))"
+    return (
+        "SELECT currency, count() AS payments, sum(revenue) AS revenue, "
+        f"uniqExact({payer}) AS payers, revenue / greatest(payers, 1) AS per_payer "
+        "FROM payments FINAL WHERE created_at >= {start:DateTime64(3)} "
+        f"AND created_at < {{end:DateTime64(3)}}{who} GROUP BY currency "
+        f"ORDER BY revenue DESC, currency LIMIT {limit}"
+    )
+
+
+def ltv_sql(s: Scope, limit: int) -> str:
+    who = ""
+    if _narrowed(s):
+        who = (
+            f" AND ((id_type = 'vid' AND id IN {_people(s, 'vid')}) OR "
+            f"(id_type = 'uid' AND id IN {_people(s, 'uid')}))"
+        )
+    return (
+        "SELECT if(id_type = 'uid', 'users', 'visitors') AS customer, count() AS customers, "
+        "sum(paid) AS total, avg(paid) AS average FROM "
+        f"(SELECT id, id_type, sum(paid) AS paid FROM ltv WHERE id_type IN ('uid', 'vid'){who} "
+        f"GROUP BY id, id_type) GROUP BY customer ORDER BY customer LIMIT {limit}"
+    )
+
+
+def links_sql(s: Scope, limit: int) -> str:
+    # A short link's key is host + lowercased path; its hits are `short_rdr` events, whose url is
+    # the path asked for and whose host is known through `hosts` (hhash → host name).
+    mine = " WHERE startsWith(urlfrom, concat({site:String}, '/'))" if s.filters.site else ""
+    return (
+        "SELECT r.urlfrom AS link, r.urlto AS target, h.hits AS hits, h.visitors AS visitors "
+        "FROM (SELECT urlfrom, argMax(urlto, updated_at) AS urlto FROM redirects"
+        f"{mine} GROUP BY urlfrom) AS r LEFT JOIN "
+        "(SELECT concat(o.hostname, lower(path(e.url))) AS key, count() AS hits, "
+        "uniqExact(e.vid) AS visitors FROM events AS e INNER JOIN "
+        "(SELECT DISTINCT hhash, hostname FROM hosts) AS o ON e.hhash = o.hhash "
+        f"WHERE e.ename = 'short_rdr' AND {s.range_only()} GROUP BY key) AS h "
+        f"ON h.key = r.urlfrom ORDER BY hits DESC, link LIMIT {limit}"
+    )
+
+
+def realtime_sql(s: Scope) -> str:
+    """Visitors and page views since ``{since}`` (the last five minutes), whatever the period."""
+    site = f" AND {SITE} = {{site:String}}" if s.filters.site else ""
+    bots = "" if s.filters.bots else " AND NOT ifNull(params.bot::Nullable(Bool), false)"
+    return (
+        f"SELECT uniqExact(vid) AS visitors, countIf({PAGEVIEW}) AS pageviews FROM events "
+        f"WHERE created_at >= {{since:DateTime64(3)}}{site}{bots}"
+    )
+
+
+# The sites seen since ``{since}``, busiest first.
+SITES_SQL = (
+    f"SELECT {SITE} AS site, count() AS events FROM events "
+    "WHERE created_at >= {since:DateTime64(3)} AND url != '' GROUP BY site "
+    "HAVING site != '' ORDER BY events DESC, site LIMIT 200"
+)
+
+
+def _panels() -> dict[str, Panel]:
+    session_cols = (SESSIONS, VISITORS)
+    panels = [
+        Panel(
+            "timeseries",
+            "Visitors and page views",
+            (_text("bucket", "Time (UTC)"), VISITORS, PAGEVIEWS),
+            timeseries_sql,
+            "Per hour (ranges of up to two days) or per day: distinct visitors and page views "
+            "of the selected events. Empty hours or days are shown as zero.",
+        ),
+        Panel(
+            "pages",
+            "Top pages",
+            (_text("page", "Page"), VISITORS, PAGEVIEWS),
+            pages_sql,
+            "Page views per page (the path of the URL), and the distinct visitors who viewed it.",
+            (("page", "page"),),
+        ),
+        Panel(
+            "entry",
+            "Entry pages",
+            (_text("entry", "Page"), Column("sessions", "Entrances"), VISITORS),
+            session_dimension("entry", viewed_only=True),
+            "The first page viewed in each session with a page view; sessions that entered there.",
+            (("entry", "entry"),),
+        ),
+        Panel(
+            "exit",
+            "Exit pages",
+            (_text("exit", "Page"), Column("sessions", "Exits"), VISITORS),
+            session_dimension("exit", viewed_only=True),
+            "The last page viewed in each session with a page view; sessions that left from there.",
+            (("exit", "exit"),),
+        ),
+        Panel(
+            "referrers",
+            "Referrers",
+            (_text("referrer", "Referrer"), *session_cols),
+            session_dimension("referrer"),
+            "The host of the first referrer (`last`) in each session that is another site than "
+            "the page's own; sessions with none are `(none)`, typed in or bookmarked.",
+            (("referrer", "referrer"),),
+        ),
+        Panel(
+            "sources",
+            "UTM sources",
+            (_text("source", "Source"), *session_cols),
+            session_dimension("source"),
+            "The first `utm_source` (`source`) seen in each session; `(none)` without one.",
+            (("source", "source"),),
+        ),
+        Panel(
+            "mediums",
+            "UTM mediums",
+            (_text("medium", "Medium"), *session_cols),
+            session_dimension("medium"),
+            "The first `utm_medium` (`medium`) seen in each session.",
+            (("medium", "medium"),),
+        ),
+        Panel(
+            "campaigns",
+            "UTM campaigns",
+            (_text("campaign", "Campaign"), *session_cols),
+            session_dimension("campaign"),
+            "The first `utm_campaign` (`campaign`) seen in each session.",
+            (("campaign", "campaign"),),
+        ),
+        Panel(
+            "countries",
+            "Countries",
+            (_text("country", "Country"), VISITORS, PAGEVIEWS),
+            event_dimension("country"),
+            "Visitors and page views by the events' `country` (the client's own value, else its "
+            "time zone's country, else GeoIP).",
+            (("country", "country"),),
+        ),
+        Panel(
+            "regions",
+            "Regions",
+            (_text("country", "Country"), _text("region", "Region"), VISITORS, PAGEVIEWS),
+            event_dimension("country", "region"),
+            "Visitors and page views by country and region.",
+            (("country", "country"), ("region", "region")),
+        ),
+        Panel(
+            "browsers",
+            "Browsers",
+            (_text("browser", "Browser"), VISITORS, PAGEVIEWS),
+            event_dimension("browser"),
+            "Visitors by browser family, parsed from the User-Agent unless the client sent one.",
+            (("browser", "browser"),),
+        ),
+        Panel(
+            "os",
+            "Operating systems",
+            (_text("os", "Operating system"), VISITORS, PAGEVIEWS),
+            event_dimension("os"),
+            "Visitors by operating system.",
+            (("os", "os"),),
+        ),
+        Panel(
+            "devices",
+            "Devices",
+            (_text("device", "Device"), VISITORS, PAGEVIEWS),
+            event_dimension("device"),
+            "Visitors by device (the client's `device`, else the User-Agent's device family).",
+            (("device", "device"),),
+        ),
+        Panel(
+            "outcomes",
+            "Events and conversions",
+            (
+                _text("event", "Event (ename)"),
+                _text("type", "Type (etyp)"),
+                Column("events", "Events"),
+                VISITORS,
+                Column("rate", "Conversion rate", "rate"),
+            ),
+            outcomes_sql,
+            "Every event other than a page view, by `ename` and `etyp`: how many, from how many "
+            "visitors, and the conversion rate: those visitors divided by all visitors of the view.",
+            (("event", "event"),),
+        ),
+        Panel(
+            "outbound",
+            "Outbound links",
+            (_text("link", "Link"), Column("clicks", "Clicks"), VISITORS),
+            outbound_sql,
+            "Clicks on links to other sites, as t.js reports them (`ename` click, `etyp` "
+            "outbound, the target in `params.href`).",
+        ),
+        Panel(
+            "revenue",
+            "Revenue",
+            (
+                _text("currency", "Currency"),
+                Column("payments", "Payments"),
+                Column("revenue", "Revenue", "money"),
+                Column("payers", "Payers"),
+                Column("per_payer", "Revenue per payer", "money"),
+            ),
+            revenue_sql,
+            "Payments (`/ltv/`) made in the period, per currency: their `revenue` (or `amt`), and "
+            "the distinct payers (the `uid`, else the `vid`). With a site or a filter, only the "
+            "payments of visitors or users seen in the selected events.",
+        ),
+        Panel(
+            "ltv",
+            "Lifetime value (all time)",
+            (
+                _text("customer", "Customers by"),
+                Column("customers", "Customers"),
+                Column("total", "Paid in all", "money"),
+                Column("average", "Average lifetime value", "money"),
+            ),
+            ltv_sql,
+            "Everything each user (`uid`) or visitor (`vid`) ever paid (the `ltv` table), whatever "
+            "the period: how many paid, the total and the average per customer. With a site or a "
+            "filter, only those seen in the selected events.",
+        ),
+        Panel(
+            "links",
+            "Short links",
+            (
+                _text("link", "Short link"),
+                _text("target", "Goes to"),
+                Column("hits", "Hits"),
+                VISITORS,
+            ),
+            links_sql,
+            "Every short link (of the site, when one is chosen), where it points now, and its hits "
+            "in the period (`short_rdr` events), bots left out unless counted. Filters other than "
+            "the site do not apply.",
+        ),
+    ]
+    return {panel.name: panel for panel in panels}
+
+
+PANELS: dict[str, Panel] = _panels()

@@ -1,0 +1,116 @@
+"""The SQL the dashboard's queries share: what a page view, a page, a site and a bot are, and the
+conditions of a view (`Scope`).
+
+Request values never enter SQL text: every value of a view travels as a ClickHouse query
+parameter (``{name:Type}``), and the text holds only the constants below and parameter names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tracker.dashboard.filters import Filters
+
+__all__ = [
+    "BOT",
+    "PAGE",
+    "PAGEVIEW",
+    "REFERRER_HOST",
+    "SESSION_VALUE",
+    "SITE",
+    "Scope",
+    "time_param",
+]
+
+# A page view: the README's `page_view`, and the Go browser clients' (and t.js's) `load` and
+# `reroute` (a single-page-app navigation).
+PAGEVIEW = "ename IN ('page_view', 'pageview', 'load', 'reroute')"
+# A page: the path of the event's URL, without query string or fragment ('/' for a bare host).
+PAGE = "multiIf(url = '', '', path(url) = '', '/', path(url))"
+# A site: the host name of the event's URL, lowercased, without port.
+SITE = "lower(domain(url))"
+REFERRER_HOST = "lower(domain(last))"
+# Marked by the tracker from the User-Agent (crawlers, HTTP libraries): params.bot = true.
+BOT = "ifNull(params.bot::Nullable(Bool), false)"
+ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
+
+# A session's value of a session dimension, as an aggregate over the session's events (ordered by
+# time): its first external referrer host, its first non-empty UTM value, its first and last page.
+EXTERNAL = f"{REFERRER_HOST} != '' AND {REFERRER_HOST} != {SITE}"
+SESSION_VALUE = {
+    "referrer": f"argMinIf({REFERRER_HOST}, created_at, {EXTERNAL})",
+    "source": "argMinIf(source, created_at, source != '')",
+    "medium": "argMinIf(medium, created_at, medium != '')",
+    "campaign": "argMinIf(campaign, created_at, campaign != '')",
+    "entry": f"argMinIf({PAGE}, created_at, {PAGEVIEW})",
+    "exit": f"argMaxIf({PAGE}, created_at, {PAGEVIEW})",
+}
+EVENT_VALUE = {
+    "page": PAGE,
+    "country": "country",
+    "region": "region",
+    "browser": "browser",
+    "os": "os",
+    "device": "device",
+    "event": "ename",
+}
+
+
+def time_param(moment: datetime) -> str:
+    """A UTC time as a ``DateTime64(3)`` query parameter."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+@dataclass
+class Scope:
+    """The conditions of one view over ``events``, with their parameters.
+
+    * ``base``: the period, the site and (unless asked for) no bots;
+    * ``selected``: ``base`` and every filter: the events the view counts;
+    * ``sessions``: the events of every session that has a selected event (``base`` when nothing
+      is filtered): what a session's length, bounce, entry and exit are computed from, so that a
+      filter on a page does not turn every session into a one-page visit.
+    """
+
+    filters: Filters
+    params: dict[str, object] = field(default_factory=dict)
+    base: str = ""
+    selected: str = ""
+    sessions: str = ""
+
+    def __post_init__(self) -> None:
+        f = self.filters
+        self.params.update(
+            start=time_param(f.period.start), end=time_param(f.period.end), site=f.site
+        )
+        self.base = self.range_only()
+        if f.site:
+            self.base += f" AND {SITE} = {{site:String}}"
+        conditions = [self.base]
+        for key, value in f.event_dims:
+            self.params[f"f_{key}"] = value
+            conditions.append(f"{EVENT_VALUE[key]} = {{f_{key}:String}}")
+        session_dims = f.session_dims
+        if session_dims:
+            having = []
+            for key, value in session_dims:
+                self.params[f"f_{key}"] = value
+                having.append(f"{SESSION_VALUE[key]} = {{f_{key}:String}}")
+            conditions.append(
+                f"sid IN (SELECT sid FROM events WHERE {self.base} GROUP BY sid "
+                f"HAVING {' AND '.join(having)})"
+            )
+        self.selected = " AND ".join(conditions)
+        self.sessions = (
+            f"{self.base} AND sid IN (SELECT sid FROM events WHERE {self.selected})"
+            if f.dims
+            else self.base
+        )
+
+    def range_only(self) -> str:
+        """The period, and bots unless counted: the part of ``base`` that needs no URL."""
+        text = "created_at >= {start:DateTime64(3)} AND created_at < {end:DateTime64(3)}"
+        if not self.filters.bots:
+            text += f" AND NOT {BOT}"
+        return text
