@@ -52,14 +52,25 @@ class DataDir:
             fcntl.flock(handle, fcntl.LOCK_UN)
             return None
 
+    @property
+    def dashboard_key_file(self) -> Path:
+        return self.root / "dashboard.key"
+
     def ip_secret(self) -> bytes:
         """The IP-hash key kept in the directory, made on first use (mode 0600)."""
+        return self._key(self.secret_file)
+
+    def dashboard_key(self) -> bytes:
+        """The key that signs dashboard login cookies, made on first use (mode 0600)."""
+        return self._key(self.dashboard_key_file)
+
+    def _key(self, path: Path) -> bytes:
         self.root.mkdir(parents=True, exist_ok=True)
         try:
-            return bytes.fromhex(self.secret_file.read_text().strip())
+            return bytes.fromhex(path.read_text().strip())
         except FileNotFoundError:
             key = secrets.token_bytes(32)
-            fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as out:
                 out.write(key.hex())
             return key

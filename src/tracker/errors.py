@@ -5,9 +5,11 @@
     │   ├── InvalidJson (400)         the body is not JSON
     │   └── InvalidEvent (400)        JSON, but not an event (wrong shape or types)
     ├── Unauthorized (401)            missing or wrong credentials
+    ├── Forbidden (403)               known, but not allowed (a cross-site form, a read-only link)
     ├── NotFound (404)                no route, file, short link or record here
     ├── MethodNotAllowed (405)        the route does not take this method
     ├── PayloadTooLarge (413)         body over MaxBodyBytes
+    ├── TooManyRequests (429)         too many tries (dashboard logins); carries Retry-After
     ├── Unavailable (503)             we cannot take the event now; carries Retry-After
     │   └── SpoolFailed (503)         the disk refused the spool's write or sync
     ├── ConfigError                   (tracker.config) a bad config.json / env / flag value
@@ -50,6 +52,10 @@ class Unauthorized(TrackerError):
     status = 401
 
 
+class Forbidden(TrackerError):
+    status = 403
+
+
 class NotFound(TrackerError):
     status = 404
 
@@ -60,6 +66,14 @@ class MethodNotAllowed(TrackerError):
 
 class PayloadTooLarge(TrackerError):
     status = 413
+
+
+class TooManyRequests(TrackerError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Unavailable(TrackerError):

@@ -120,6 +120,7 @@ DEFAULTS: dict[str, Policy] = {
     "redirects": Policy(Strategy.IMMEDIATE, 200, 0.0, 3 * MB),
     "redirect_history": Policy(Strategy.IMMEDIATE, 500, 0.0, 5 * MB),
     "accounts": Policy(Strategy.IMMEDIATE, 100, 0.0, 1 * MB),
+    "dashboard_shares": Policy(Strategy.IMMEDIATE, 100, 0.0, 1 * MB),
     "counters": Policy(H, 2000, 3.0, 3 * MB),
     "updates": Policy(H, 200, 4.0, 3 * MB),
     "logs": Policy(H, 1000, 5.0, 8 * MB),

@@ -45,7 +45,7 @@ Precedence, lowest first: **built-in defaults < config.json < environment < flag
 * **Flags** (see `tracker --help`) override everything else. The one exception comes from the Go
   tracker: `FB_PIXEL` and `FB_TOKEN` win over `--fb-pixel` and `--fb-token`.
 
-Secrets (`Password`, `Key`, `IPHashSecret`, `S3SecretAccessKey`, `FbToken`) are never shown in
+Secrets (`Password`, `Key`, `IPHashSecret`, `DashboardSecret`, `S3SecretAccessKey`, `FbToken`) are never shown in
 logs or in the settings' `repr`.
 
 ## Differences from the Go tracker

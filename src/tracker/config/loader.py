@@ -337,6 +337,8 @@ def _check(settings: Settings, warnings: list[str]) -> None:
     warnings.extend(_tls_warnings(settings))
     if settings.ip_hash_secret is not None and len(settings.ip_hash_secret.value) < 16:
         warnings.append("Config key 'IPHashSecret' is shorter than 16 characters: easy to guess")
+    if settings.dashboard_secret is not None and len(settings.dashboard_secret.value) < 16:
+        warnings.append("Config key 'DashboardSecret' is shorter than 16 characters: easy to guess")
 
     for list_name, services in (("Notify", settings.notify), ("Consume", settings.consume)):
         for i, service in enumerate(services):

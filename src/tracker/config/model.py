@@ -211,6 +211,10 @@ class Settings:
     acme_ca_cert: str = ""
     hsts_seconds: int = 0
     http2: bool = False
+    dashboard: bool = True
+    dashboard_secret: Secret | None = None
+    dashboard_query_threads: int = 2
+    dashboard_query_timeout_seconds: float = 10.0
 
     @property
     def clickhouse_services(self) -> tuple[Service, ...]:

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 from tracker.dashboard.period import RANGES, Period, parse_period
 from tracker.errors import BadRequest
 
-__all__ = ["DIMENSIONS", "Dimension", "Filters"]
+__all__ = ["DIMENSIONS", "Dimension", "Filters", "parse_site"]
 
 MAX_VALUE = 2048  # longest filter value accepted (a long page path, a referrer host)
 
@@ -51,7 +51,8 @@ DIMENSIONS: dict[str, Dimension] = {
 }
 
 
-def _site(text: str) -> str:
+def parse_site(text: str) -> str:
+    """A site name as views hold it (lowercased); BadRequest for anything but a host name."""
     site = text.strip().lower()
     if len(site) > 253 or any(ch.isspace() or ch in "/?#@" for ch in site):
         raise BadRequest(
@@ -84,7 +85,7 @@ class Filters:
                     )
                 dims.append((key, value))
         bots = query.get("bots", "").strip().lower() in ("1", "true", "yes", "on")
-        return cls(period, _site(query.get("site", "")), bots, tuple(dims))
+        return cls(period, parse_site(query.get("site", "")), bots, tuple(dims))
 
     @property
     def event_dims(self) -> list[tuple[str, str]]:
@@ -133,6 +134,14 @@ class Filters:
             if k in pairs
         ]
         return urlencode(ordered)
+
+    def dropping(self, *keys: str) -> str:
+        """The query string of this view without the filters ``keys``."""
+        return self.query(**dict.fromkeys(keys))
+
+    def setting(self, pairs: Mapping[str, str]) -> str:
+        """The query string of this view with the filters ``pairs`` set."""
+        return self.query(**pairs)
 
     @property
     def range_label(self) -> str:

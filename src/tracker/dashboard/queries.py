@@ -433,3 +433,14 @@ def _panels() -> dict[str, Panel]:
 
 
 PANELS: dict[str, Panel] = _panels()
+
+
+# Public read-only links (`dashboard_shares`): the site of a token, and a site's live tokens.
+SHARE_SQL = (
+    "SELECT site, enabled FROM dashboard_shares FINAL WHERE token = {token:String} "
+    "ORDER BY updated_at DESC LIMIT 1"
+)
+SITE_SHARES_SQL = (
+    "SELECT token, created_at FROM dashboard_shares FINAL WHERE site = {site:String} AND enabled "
+    "ORDER BY created_at"
+)

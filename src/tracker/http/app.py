@@ -10,6 +10,7 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from tracker.config import Settings
+from tracker.http.dashboard import DashboardUI
 from tracker.http.hot import SOURCES, TrackingEndpoint
 from tracker.http.limits import Slots, refuse_busy, takes_slot
 from tracker.http.proxy import API_PREFIX, ProxyEndpoint
@@ -29,7 +30,8 @@ class TrackerApp:
         self.site = site = Site.of(self.rt)
         self.prefix = f"{site.prefix}/"
         self.tracking = TrackingEndpoint(site)
-        self.routes: Starlette = build_routes(site)
+        self.dashboard = DashboardUI(site) if settings.dashboard else None
+        self.routes: Starlette = build_routes(site, self.dashboard)
         self.ws_path = f"{self.prefix}ws"
         self.ws = WebSocketEndpoint(site)
         self.pub_prefix = f"{self.prefix}pub/"
@@ -95,6 +97,8 @@ class TrackerApp:
             elif message["type"] == "lifespan.shutdown":
                 if self.proxy is not None:
                     await self.proxy.close()
+                if self.dashboard is not None:
+                    self.dashboard.close()
                 await self.rt.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -15,7 +15,9 @@ The admin API, authenticated as ``tracker.accounts`` describes:
   ``{"results": [...]}`` (Go listed every host's).
 
 With an ``Authorization: Basic`` header the ``{uid}/{password}`` segments may be left out (or be
-placeholders such as ``-/-``), which keeps passwords out of URLs and access logs.
+placeholders such as ``-/-``), which keeps passwords out of URLs and access logs. Without either,
+a dashboard login (its session cookie) is the account, for a request from a dashboard page of
+this host (the same-origin check): that is how the short-link page works.
 """
 
 from __future__ import annotations
@@ -45,9 +47,13 @@ from tracker.http.api import (
     track,
     visitor_cookies,
 )
+from tracker.http.dashboard.auth import SESSION_COOKIE, same_origin
+from tracker.http.dashboard.ui import DashboardUI
 from tracker.http.shortlinks import ShortLinks
 from tracker.http.site import Site
 from tracker.normalise.event import now_ms
+from tracker.normalise.ids import Uuid
+from tracker.normalise.request import RawRequest
 from tracker.plan.redirect_rows import normal_host, parse_change, records_for
 from tracker.runtime import Source
 
@@ -112,7 +118,7 @@ def fallback(default_redirect: str) -> str:
     return target
 
 
-def routes(site: Site, links: ShortLinks) -> list[Route]:
+def routes(site: Site, links: ShortLinks, ui: DashboardUI | None = None) -> list[Route]:
     base = site.prefix
     settings = site.settings
     allow = AllowList(settings.domains, settings.redirect_allow_hosts)
@@ -130,18 +136,28 @@ def routes(site: Site, links: ShortLinks) -> list[Route]:
 
         return handle
 
+    async def account(req: RawRequest, pair: list[str]) -> Uuid:
+        """The account of the request: its credentials, else its dashboard login."""
+        if ui is not None and not pair and not req.headers.get("authorization"):
+            uid = ui.sessions.verify(req.cookies.get(SESSION_COOKIE))
+            if uid is not None:
+                same_origin(req.headers, site.ingest.host(req))
+                return uid
+        creds = credentials(req.headers, *(pair if pair else (None, None)))
+        await asyncio.to_thread(accounts.authenticate, creds)
+        return creds.uid
+
     async def create(request: Request, segments: list[str]) -> Response:
         if request.method != "POST":
             raise MethodNotAllowed("Method not allowed: create or update a short link with POST.")
         req = raw.from_scope(request.scope)
-        creds = credentials(req.headers, *(segments[1:3] if len(segments) == 3 else (None, None)))
-        await asyncio.to_thread(accounts.authenticate, creds)
+        uid = await account(req, segments[1:3] if len(segments) == 3 else [])
         body = await read_object(site, request)
         if body is None:
             raise BadRequest("Bad request (body): expected a JSON object with urlfrom and urlto.")
         change = parse_change(body, settings.domains)
         ingest = site.ingest
-        await ingest.store(records_for(change, creds.uid, ingest.host(req), now_ms()))
+        await ingest.store(records_for(change, uid, ingest.host(req), now_ms()))
         links.remember(change.key, change.urlto)
         return empty_response(cors(site, request))
 
@@ -149,8 +165,7 @@ def routes(site: Site, links: ShortLinks) -> list[Route]:
         if request.method not in ("GET", "HEAD"):
             raise MethodNotAllowed("Method not allowed: list short links with GET.")
         req = raw.from_scope(request.scope)
-        creds = credentials(req.headers, *(segments[1:3] if len(segments) == 4 else (None, None)))
-        await asyncio.to_thread(accounts.authenticate, creds)
+        await account(req, segments[1:3] if len(segments) == 4 else [])
         rows = await query_rows(site, HISTORY_SQL, {"host": normal_host(segments[-1])})
         return json_response({"results": rows}, cors(site, request))
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from starlette.responses import Response
 
-from tracker.errors import TrackerError, Unavailable
+from tracker.errors import TooManyRequests, TrackerError, Unavailable
 from tracker.http.request import Send
 from tracker.runtime import Identity
 
@@ -40,7 +40,7 @@ def error_body(status: int, message: str) -> bytes:
 def render_error(exc: TrackerError) -> tuple[int, bytes, Headers]:
     """An error's status, JSON body and the headers its kind asks for."""
     headers: Headers = [(b"content-type", b"application/json")]
-    if isinstance(exc, Unavailable):
+    if isinstance(exc, Unavailable | TooManyRequests):
         headers.append((b"retry-after", str(exc.retry_after).encode()))
     elif exc.status == 401:
         headers.append((b"www-authenticate", b'Basic realm="tracker", charset="UTF-8"'))

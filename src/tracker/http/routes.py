@@ -1,5 +1,5 @@
 """The non-hot routes, on Starlette: health, metrics, ping, status, clear, LTV, the privacy and
-redirect APIs, and the short-link catch-all (whose miss is the JSON 404)."""
+redirect APIs, the dashboard (when on), and the short-link catch-all (whose miss is the JSON 404)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tracker.http import forget, ltv, privacy, redirects
+from tracker.http import dashboard, forget, ltv, privacy, redirects
 from tracker.http.api import ALL_METHODS, cors, json_response
 from tracker.http.responses import with_headers
 from tracker.http.shortlinks import ShortLinks
@@ -28,7 +28,7 @@ def wants_prometheus(request: Request) -> bool:
     return "text/plain" in accept or "openmetrics" in accept
 
 
-def build_routes(site: Site) -> Starlette:
+def build_routes(site: Site, ui: dashboard.DashboardUI | None = None) -> Starlette:
     rt = site.rt
 
     async def health(request: Request) -> Response:
@@ -70,7 +70,8 @@ def build_routes(site: Site) -> Starlette:
         *ltv.routes(site),
         *forget.routes(site),  # before the other /ppi/ actions, which end in a catch-all
         *privacy.routes(site),
-        *redirects.routes(site, links),
+        *redirects.routes(site, links, ui),
+        *(dashboard.routes(ui) if ui is not None else ()),
         # Everything else is a short link; a miss is the JSON 404.
         Route("/{rest:path}", links.endpoint, methods=ALL_METHODS),
     ]

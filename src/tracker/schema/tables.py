@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from tracker.schema.lookup_views import LOOKUP_VIEWS
 from tracker.schema.model import InnerMaterializedView, MaterializedView, Table, View
-from tracker.schema.tables_accounts import PAYMENT_TABLES, SERVICE_TABLES
+from tracker.schema.tables_accounts import OWN_TABLES, PAYMENT_TABLES, SERVICE_TABLES
 from tracker.schema.tables_analytics import ANALYTICS_TABLES
 from tracker.schema.tables_auth import AUTH_REFERENCE_TABLES
 from tracker.schema.tables_compliance import COMPLIANCE_REFERENCE_TABLES
@@ -35,6 +35,7 @@ TABLES: dict[str, Table] = {
         *PAYMENT_TABLES,
         *REDIRECT_TABLES,
         *SERVICE_TABLES,
+        *OWN_TABLES,
     )
 }
 

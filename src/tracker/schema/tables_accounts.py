@@ -15,6 +15,7 @@ from tracker.schema.columns import (
     NEW_UUID,
     NOW,
     U32,
+    B,
     D,
     J,
     S,
@@ -260,7 +261,25 @@ SEQUENCES = Table(
     order_by="name",
 )
 
+# Ours, not the Go tracker's: the public read-only dashboard links, one random token per link.
+# A link is turned off by a newer row with enabled = false.
+DASHBOARD_SHARES = Table(
+    name="dashboard_shares",
+    columns=(
+        S("token"),
+        S("site"),
+        B("enabled"),
+        U("creator"),
+        DT("created_at", NOW),
+        DT("updated_at", NOW),
+    ),
+    engine="ReplacingMergeTree",
+    engine_args=("updated_at",),
+    order_by="token",
+)
+
 PAYMENT_TABLES = (PAYMENTS, AGREEMENTS, AGREED)
+OWN_TABLES = (DASHBOARD_SHARES,)
 SERVICE_TABLES = (LOGS, UPDATES, ACCOUNTS, ORGS, JURISDICTIONS, SEQUENCES)
 
-__all__ = ["PAYMENT_TABLES", "SERVICE_TABLES"]
+__all__ = ["OWN_TABLES", "PAYMENT_TABLES", "SERVICE_TABLES"]
