@@ -9,8 +9,9 @@
   ``Origin`` header (or, without one, its ``Referer``) must name the host the request was sent to
   (``Host``, or a trusted proxy's forwarded host).
   Together with ``SameSite=Lax`` a form on another site cannot use a logged-in browser.
-* **Login rate limit**: `LoginLimiter` allows `MAX_FAILURES` failed logins per client address and
-  per account in `WINDOW_SECONDS`; beyond that, 429 with ``Retry-After``. Passwords are never
+* **Login rate limit**: `LoginLimiter` allows `MAX_FAILURES` failed logins per client address,
+  and `MAX_ACCOUNT_FAILURES` per account (from any address), in `WINDOW_SECONDS`; beyond that,
+  429 with ``Retry-After``. Passwords are never
   logged, and the answer never says whether the account exists.
 """
 
@@ -35,6 +36,7 @@ __all__ = ["SESSION_COOKIE", "LoginLimiter", "Sessions", "same_origin"]
 SESSION_COOKIE = "tracker_session"
 SESSION_SECONDS = 12 * 3600
 MAX_FAILURES = 10
+MAX_ACCOUNT_FAILURES = 30  # higher: anyone can fail an account's logins and lock its owner out
 WINDOW_SECONDS = 15 * 60
 MAX_TRACKED = 10_000  # addresses and accounts remembered by the limiter (oldest forgotten first)
 
@@ -117,10 +119,12 @@ class LoginLimiter:
     def __init__(
         self,
         max_failures: int = MAX_FAILURES,
+        max_account_failures: int = MAX_ACCOUNT_FAILURES,
         window: float = WINDOW_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_failures = max_failures
+        self.max_account_failures = max_account_failures
         self.window = window
         self.clock = clock
         self._failures: OrderedDict[str, list[float]] = OrderedDict()
@@ -138,9 +142,12 @@ class LoginLimiter:
         """Raise TooManyRequests while either key has used up its failures."""
         now = self.clock()
         with self._lock:
-            for key in (f"ip:{address}", f"uid:{account}"):
+            for key, most in (
+                (f"ip:{address}", self.max_failures),
+                (f"uid:{account}", self.max_account_failures),
+            ):
                 times = self._recent(key, now)
-                if len(times) >= self.max_failures:
+                if len(times) >= most:
                     wait = int(times[0] + self.window - now) + 1
                     raise TooManyRequests(
                         f"Too many failed logins: try again in {wait} seconds.", wait

@@ -78,7 +78,9 @@
           (data.results || []).slice().reverse().forEach(function (row) {
             var tr = body.insertRow();
             [row.urlfrom, row.urlto, row.updated_at].forEach(function (text) {
-              tr.insertCell().textContent = text;
+              var cell = tr.insertCell();
+              cell.className = "text";
+              cell.textContent = text;
             });
           });
         });
