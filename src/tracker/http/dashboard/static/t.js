@@ -6,7 +6,7 @@
     base = me ? me.src.replace(/\/t\.js([?#].*)?$/, "") : "",
     url = base + "/tr/",
     asks = me && me.getAttribute("data-consent") == "required",
-    flags = +get("cflags") || 0,
+    flags = +get("tr_cflags") || 0,
     held = [], seen = L.href, old = w.tracker, q = (old && old.q) || [];
 
   function get(n) {
@@ -26,9 +26,9 @@
 
   function send(o) {
     if (!allowed()) { if (held.length < 50) held.push(o); return; }
-    var vid = get("vid") || uuid(), sid = get("sid") || uuid();
-    set("vid", vid, 34e6);     // about 400 days
-    set("sid", sid, 1800);     // a session ends after 30 minutes without an event
+    var vid = get("tr_vid") || uuid(), sid = get("tr_sid") || uuid();
+    set("tr_vid", vid, 34e6);     // about 400 days
+    set("tr_sid", sid, 1800);     // a session ends after 30 minutes without an event
     o.vid = vid; o.sid = sid;
     o.url = o.url || L.href;
     o.w = w.innerWidth; o.h = w.innerHeight;
@@ -58,11 +58,11 @@
     if (name == "consent") {
       flags = +props || 0;
       if (flags) {
-        set("cflags", flags, 34e6);
+        set("tr_cflags", flags, 34e6);
         while (held.length) send(held.shift());
       } else {
         held = [];
-        ["cflags", "vid", "sid"].forEach(function (n) { set(n, "", 0); });
+        ["tr_cflags", "tr_vid", "tr_sid"].forEach(function (n) { set(n, "", 0); });
       }
       return;
     }
