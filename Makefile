@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 CONFIG ?=
 ARGS   ?=
 
-.PHONY: help run test pebble lint fmt clean schema-load db-console install install-dev benchmark docker-build docker-run
+.PHONY: help run test pebble lint fmt clean schema-load db-console install install-dev benchmark docker-build docker-run chromium screenshots dashboard-bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,8 +34,14 @@ TEST_WORKERS ?= 3
 pebble:  ## install Debian's pebble (the ACME test server the TLS tests start) when missing
 	@command -v pebble >/dev/null || { apt-get update -qq && apt-get install -y -qq pebble; }
 
-test: install-dev pebble  ## run the whole test suite (TEST_WORKERS processes; 0 runs it in this one)
+test: install-dev pebble chromium  ## run the whole test suite (TEST_WORKERS processes; 0 runs it in this one)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(ARGS)
+
+chromium:  ## Debian's Chromium for the browser tests (installed with apt-get when missing)
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
+screenshots: install-dev chromium  ## the dashboard's screenshots in docs/ (a server on the fixed test data)
+	$(BIN)/python -m tests.screenshots
 
 benchmark: install-dev  ## ingestion benchmark against a bare-ASGI floor (needs wrk); writes bench/results/<date>.md
 	@command -v wrk >/dev/null || { echo "wrk is not installed: sudo apt-get install -y wrk"; exit 1; }

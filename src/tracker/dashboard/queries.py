@@ -101,16 +101,21 @@ SESSIONS = Column("sessions", "Sessions")
 
 
 def headline_sql(s: Scope) -> str:
+    """The headline numbers in one pass over the view's sessions: each session of the period and
+    site, whether it is selected (an event passing the event filters, and the session filters),
+    its selected visitors and page views, and its own page views and length for bounce and
+    duration."""
+    ev = s.event_filter
     return (
-        "SELECT e.visitors AS visitors, e.sessions AS sessions, e.pageviews AS pageviews, "
-        "s.bounces AS bounces, s.viewed AS viewed, s.duration AS duration FROM "
-        f"(SELECT uniqExact(vid) AS visitors, uniqExact(sid) AS sessions, "
-        f"countIf({PAGEVIEW}) AS pageviews FROM events WHERE {s.selected}) AS e "
-        "CROSS JOIN (SELECT countIf(views = 1) AS bounces, countIf(views > 0) AS viewed, "
-        "if(count() = 0, 0, avg(seconds)) AS duration FROM "
-        f"(SELECT sid, countIf({PAGEVIEW}) AS views, "
+        "SELECT uniqExactArrayIf(vids, hit) AS visitors, countIf(hit) AS sessions, "
+        "sumIf(selected_views, hit) AS pageviews, countIf(hit AND views = 1) AS bounces, "
+        "countIf(hit AND views > 0) AS viewed, "
+        "if(countIf(hit) = 0, 0, avgIf(seconds, hit)) AS duration FROM "
+        f"(SELECT sid, groupUniqArrayIf(vid, {ev}) AS vids, "
+        f"countIf({ev}) > 0 AND {s.session_filter} AS hit, "
+        f"countIf(({ev}) AND {PAGEVIEW}) AS selected_views, countIf({PAGEVIEW}) AS views, "
         "dateDiff('millisecond', min(created_at), max(created_at)) / 1000 AS seconds "
-        f"FROM events WHERE {s.sessions} GROUP BY sid)) AS s"
+        f"FROM events WHERE {s.base} GROUP BY sid)"
     )
 
 

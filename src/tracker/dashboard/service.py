@@ -2,7 +2,8 @@
 
 Queries run on the dashboard's own threads (``dashboard-query-N``), never on the event loop nor
 the writer's thread; a chDB store gives each thread its own session. Each query carries a time
-limit (``max_execution_time``) and a thread limit, and at most ``max_pending`` queries may wait:
+limit (``max_execution_time``), a thread limit and a lower CPU priority than ingestion
+(``os_thread_priority``), and at most ``max_pending`` queries may wait:
 beyond that a page gets 503 rather than a growing queue. A panel whose query fails shows its
 error; the rest of the page still loads.
 
@@ -41,6 +42,9 @@ REALTIME = timedelta(minutes=5)
 SITES_SINCE = timedelta(days=90)
 SITES_TTL = 60.0  # seconds the site list is reused
 EXPORT_ROWS = 100_000
+# The nice value of the threads running a dashboard query: when they compete with ingestion for a
+# core, ingestion gets the larger share (nice 5 is about a quarter of the weight of nice 0).
+QUERY_NICE = 5
 
 
 @dataclass
@@ -93,10 +97,12 @@ class Dashboard:
         self.query = query
         self.clock = clock
         self.max_pending = max_pending
-        # Constants of ours, never request values; 64-bit counts as JSON numbers.
+        # Constants of ours, never request values: the time limit, one thread per query, run
+        # at a lower CPU priority than ingestion (nice QUERY_NICE), 64-bit counts as numbers.
         self.settings = (
             f" SETTINGS max_execution_time = {max(1, math.ceil(timeout_seconds))}, "
-            f"max_threads = {threads_per_query}, output_format_json_quote_64bit_integers = 0"
+            f"max_threads = {threads_per_query}, os_thread_priority = {QUERY_NICE}, "
+            "output_format_json_quote_64bit_integers = 0"
         )
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="dashboard-query")
         self._pending = 0

@@ -78,6 +78,8 @@ class Scope:
     base: str = ""
     selected: str = ""
     sessions: str = ""
+    event_filter: str = "1"  # the event filters alone, over one event
+    session_filter: str = "1"  # the session filters alone, over a session's events (aggregates)
 
     def __post_init__(self) -> None:
         f = self.filters
@@ -87,19 +89,23 @@ class Scope:
         self.base = self.range_only()
         if f.site:
             self.base += f" AND {SITE} = {{site:String}}"
-        conditions = [self.base]
+        events = []
         for key, value in f.event_dims:
             self.params[f"f_{key}"] = value
-            conditions.append(f"{EVENT_VALUE[key]} = {{f_{key}:String}}")
+            events.append(f"{EVENT_VALUE[key]} = {{f_{key}:String}}")
+        if events:
+            self.event_filter = " AND ".join(events)
+        conditions = [self.base, *events]
         session_dims = f.session_dims
         if session_dims:
             having = []
             for key, value in session_dims:
                 self.params[f"f_{key}"] = value
                 having.append(f"{SESSION_VALUE[key]} = {{f_{key}:String}}")
+            self.session_filter = " AND ".join(having)
             conditions.append(
                 f"sid IN (SELECT sid FROM events WHERE {self.base} GROUP BY sid "
-                f"HAVING {' AND '.join(having)})"
+                f"HAVING {self.session_filter})"
             )
         self.selected = " AND ".join(conditions)
         self.sessions = (

@@ -1,0 +1,243 @@
+"""Dashboard benchmark: every panel's query time on a store of 1,000,000 events, measured while
+the ingestion benchmark runs beside it, and what the dashboard costs ingestion.
+
+    python bench/dashboard.py [--events 1000000] [--days 30] [--seconds 30] [--refresh 30]
+
+1. A data directory is filled with ``--events`` synthetic events (`dashboard_data.py`) and an
+   account, then `tracker serve` starts on it, pinned to core 0; wrk (the ingestion benchmark's
+   JSON POST) runs on core 1, 64 connections.
+2. **Ingestion alone**: events/s over ``--seconds``.
+3. **Ingestion while the dashboard refreshes**: the same, while one logged-in user loads the
+   30-day view of the busiest site every ``--refresh`` seconds (every panel) and polls realtime
+   every 15 s, as the page does. The drop is the difference in events/s (target: at most 10 %).
+4. **Panel times**: while ingestion runs, each panel (``/dashboard/api/<panel>``, one at a time,
+   so a time is that query's own) is asked ``--rounds`` times: p50, p95 and max per panel
+   (target: p95 at most 300 ms). The headline's time covers its two queries (now and before).
+
+The report goes to bench/results/dashboard-<date>.md. On a shared machine the load average is
+printed with it: other processes on core 0 make every number worse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from procs import BENCH, run_wrk, tracker_server
+from report import machine
+
+from dashboard_data import SITES, fill
+from tracker.accounts import add_account_sql
+from tracker.dashboard import PANELS
+from tracker.normalise.ids import Uuid
+from tracker.sinks.chdb import ChdbSink
+
+UID = Uuid("5b0e2a36-2c51-4d8e-9d43-6f0a9f1b7c21")
+PASSWORD = "benchmark password"
+CONFIG = {"ApiVersion": 1, "IdleTimeoutSeconds": 60}
+VIEW = {"site": SITES[0], "range": "30d"}
+PANEL_NAMES = ["headline", "realtime", "sites", *PANELS]
+P95_TARGET_MS = 300.0
+DROP_TARGET = 0.10
+
+
+def build_store(data_dir: Path, events: int, days: int) -> float:
+    started = time.monotonic()
+    sink = ChdbSink(data_dir / "clickhouse")
+    sink.open()
+    try:
+        fill(lambda sql: sink.query(sql, "TSV"), events, days, datetime.now(UTC))
+        sink.query(add_account_sql(UID, PASSWORD), "TSV")
+        sink.query("OPTIMIZE TABLE events FINAL", "TSV")  # as a store looks after its merges
+    finally:
+        sink.close()
+    return time.monotonic() - started
+
+
+class User:
+    """A browser with the dashboard open: a login cookie, page loads and API calls, timed."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        form = urllib.parse.urlencode({"uid": str(UID), "password": PASSWORD}).encode()
+        request = urllib.request.Request(f"{url}/dashboard/login", form, {"Origin": url})
+        with self.opener.open(request, timeout=60) as answer:
+            assert answer.status == 200, answer.status  # followed the 303 to the dashboard
+
+    def get(self, path: str, query: dict[str, str]) -> float:
+        """Seconds to fetch ``path`` (the whole answer read)."""
+        started = time.perf_counter()
+        with self.opener.open(
+            f"{self.url}{path}?{urllib.parse.urlencode(query)}", timeout=120
+        ) as a:
+            a.read()
+            if a.status != 200:
+                raise RuntimeError(f"{path} answered {a.status}")
+        return time.perf_counter() - started
+
+
+def ingest(url: str, seconds: float, core: int | None) -> dict[str, Any]:
+    counts = run_wrk(url, "post_event.lua", seconds=seconds, per_request=1, connections=64,
+                     core=core)  # fmt: skip
+    return {"events_per_s": counts["ok"] / counts["window_s"], "ok": counts["ok"]}
+
+
+def in_background(target: Any, *args: Any) -> tuple[threading.Thread, threading.Event]:
+    stop = threading.Event()
+    thread = threading.Thread(target=target, args=(*args, stop), daemon=True)
+    thread.start()
+    return thread, stop
+
+
+def refreshing(user: User, every: float, loads: list[float], stop: threading.Event) -> None:
+    next_page = next_poll = time.monotonic()
+    while not stop.is_set():
+        now = time.monotonic()
+        if now >= next_page:
+            loads.append(user.get("/dashboard/", VIEW))
+            next_page = now + every
+        if now >= next_poll:
+            user.get("/dashboard/api/realtime", VIEW)
+            next_poll = now + 15
+        stop.wait(0.2)
+
+
+def timing(user: User, rounds: int, times: dict[str, list[float]], stop: threading.Event) -> None:
+    for _ in range(rounds):
+        for name in PANEL_NAMES:
+            if stop.is_set():
+                return
+            times.setdefault(name, []).append(user.get(f"/dashboard/api/{name}", VIEW))
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered) + 0.5) - 1))]
+
+
+def report(results: dict[str, Any], args: argparse.Namespace) -> str:
+    m = results["machine"]
+    alone, loaded = results["alone"]["events_per_s"], results["with_dashboard"]["events_per_s"]
+    drop = 1 - loaded / alone if alone else 0.0
+    lines = [
+        f"# Dashboard benchmark, {results['date']}",
+        "",
+        f"{args.events:,} events over {args.days} days on three sites in the embedded store "
+        f"(filled in {results['fill_s']:.0f} s); the view is the busiest site's last 30 days. "
+        "`tracker serve` on core 0, wrk's JSON POST (64 connections) on core 1. "
+        f"Machine: {m['nproc']} x {m['cpu']}, {m['ram']}; load average "
+        f"{results['load_before']} before, {results['load_after']} after (other work on the "
+        "machine takes from both sides).",
+        "",
+        "## Ingestion with and without the dashboard",
+        "",
+        "| | events/s |",
+        "|---|--:|",
+        f"| ingestion alone ({args.seconds:g} s) | {alone:,.0f} |",
+        f"| while the dashboard refreshes (a full page every {args.refresh:g} s, realtime every "
+        f"15 s) | {loaded:,.0f} |",
+        f"| **drop** (target ≤ {DROP_TARGET:.0%}) | **{drop:.1%}** "
+        f"{'(met)' if drop <= DROP_TARGET else '(NOT met)'} |",
+        "",
+        "Full page loads during that window (every panel, two query threads): "
+        + ", ".join(f"{s * 1000:,.0f} ms" for s in results["page_loads"]),
+        "",
+        f"## Panel times while ingestion runs ({args.rounds} rounds, one panel at a time)",
+        "",
+        f"Ingestion during this phase: {results['during_timing']['events_per_s']:,.0f} events/s.",
+        "",
+        "| panel | p50 ms | p95 ms | max ms | p95 ≤ 300 ms |",
+        "|---|--:|--:|--:|---|",
+    ]
+    met = 0
+    for name, times in results["panels"].items():
+        ms = [t * 1000 for t in times]
+        p95 = percentile(ms, 0.95)
+        met += p95 <= P95_TARGET_MS
+        lines.append(
+            f"| {name} | {statistics.median(ms):,.0f} | {p95:,.0f} | {max(ms):,.0f} | "
+            f"{'yes' if p95 <= P95_TARGET_MS else 'no'} |"
+        )
+    lines += [
+        "",
+        f"{met} of {len(results['panels'])} panels meet the p95 target. Times are the API's "
+        "answer as a browser sees it (query, JSON and HTTP); the queries run at nice 5 "
+        "(`os_thread_priority`), one thread each, so they yield the core to ingestion.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--refresh", type=float, default=30.0)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    cores = os.cpu_count() or 1
+    server_core, client_core = (0, 1) if cores >= 2 else (None, None)
+    work = Path(tempfile.mkdtemp(prefix="tracker-dashboard-bench-"))
+    results: dict[str, Any] = {
+        "date": f"{datetime.now():%Y-%m-%d %H:%M}",
+        "machine": machine(),
+        "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+    try:
+        data_dir = work / "data"
+        print(f"filling {args.events:,} events …", flush=True)
+        results["fill_s"] = build_store(data_dir, args.events, args.days)
+        server = tracker_server(data_dir, CONFIG, server_core).start(timeout=300)
+        try:
+            user = User(server.url)
+            print("ingestion alone …", flush=True)
+            results["alone"] = ingest(server.url, args.seconds, client_core)
+            print("ingestion while the dashboard refreshes …", flush=True)
+            loads: list[float] = []
+            thread, stop = in_background(refreshing, user, args.refresh, loads)
+            results["with_dashboard"] = ingest(server.url, args.seconds, client_core)
+            stop.set()
+            thread.join()
+            results["page_loads"] = loads
+            print("panel times while ingestion runs …", flush=True)
+            panels: dict[str, list[float]] = {}
+            thread, stop = in_background(timing, user, args.rounds, panels)
+            window = max(args.seconds, args.rounds * len(PANEL_NAMES) * 0.5)
+            results["during_timing"] = ingest(server.url, window, client_core)
+            stop.set()
+            thread.join()
+            results["panels"] = panels
+        finally:
+            server.stop()
+        results["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    text = report(results, args)
+    out = args.out or BENCH / "results" / f"dashboard-{datetime.now():%Y-%m-%d}.md"
+    out.write_text(text)
+    print(text)
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
