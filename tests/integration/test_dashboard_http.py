@@ -223,6 +223,9 @@ def test_short_links_are_saved_with_the_dashboard_login(server: TrackerServer) -
         )
         forged = session.post("/tr/v1/rpi/redirect", json=body, headers={"origin": "http://x.test"})
         assert forged.status_code == 403
+        mine = {**body, "urlfrom": f"{server.url}/dashboard/login"}
+        taken = session.post("/tr/v1/rpi/redirect", json=mine)
+        assert (taken.status_code, "tracker's own routes" in taken.json()["error"]) == (400, True)
     with client(server) as anonymous:
         assert anonymous.post("/tr/v1/rpi/redirect", json=body).status_code == 401
     with httpx.Client(base_url=server.url, follow_redirects=False) as visitor:

@@ -34,8 +34,10 @@ __all__ = [
 ]
 
 # Paths the tracker itself serves: a short link there could never be reached.
-RESERVED_PREFIXES = ("/tr/", "/api/")
-RESERVED_PATHS = frozenset({"/tr", "/api", "/health", "/metrics", "/ping", "/status", "/clear"})
+RESERVED_PREFIXES = ("/tr/", "/api/", "/dashboard/")
+RESERVED_PATHS = frozenset(
+    {"/tr", "/api", "/dashboard", "/health", "/metrics", "/ping", "/status", "/clear"}
+)
 # Targets a browser must never be sent to from a short link.
 BLOCKED_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "blob"})
 
