@@ -27,7 +27,11 @@ TERMS: tuple[tuple[str, str], ...] = (
         "`https://www.Example.com:8443/a` is on `www.example.com`. With no site chosen, every "
         "event counts, also those without a URL (server events).",
     ),
-    ("Visitor", "A visitor id (`vid`): the `vid` cookie of a browser, or the id a client sends."),
+    (
+        "Visitor",
+        "A visitor id (`vid`): the one a client sends (t.js keeps it in its `tr_vid` cookie), "
+        "else the tracker's `vid` cookie.",
+    ),
     (
         "Session",
         "A session id (`sid`). t.js starts a new one after 30 minutes without an event; other "
