@@ -47,3 +47,15 @@ LANDING = """<!DOCTYPE html>
 def launch(playwright: Playwright) -> Browser:
     assert CHROMIUM.exists(), "Debian's chromium is missing: apt-get install -y chromium"
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+
+
+# A page that asks for consent first: t.js sends nothing and sets no cookie until the visitor agrees.
+CONSENT = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Consent</title>
+<script defer src="/tr/v1/t.js" data-consent="required"></script>
+<script>window.tracker=window.tracker||function(){(tracker.q=tracker.q||[]).push(arguments)}</script>
+</head><body>
+<button id="agree" onclick="tracker('consent', 1)">I agree</button>
+<button id="withdraw" onclick="tracker('consent', 0)">Withdraw</button>
+</body></html>
+"""

@@ -27,7 +27,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+import orjson
+
+from tracker.accounts import add_account_sql
+from tracker.control import remote_query
 from tracker.normalise.hashing import hhash
+from tracker.normalise.ids import Uuid
 
 TODAY = date(2026, 3, 16)
 NOW = datetime(2026, 3, 16, 8, 6)  # realtime: the last five minutes hold C1's last page view
@@ -121,3 +126,17 @@ TABLES = {
     "redirects": REDIRECTS,
     "hosts": HOSTS,
 }
+
+# The dashboard account of the HTTP and browser tests.
+UID = Uuid("0e7b3c4a-9d1f-4c1e-8a55-3f1e2d9c7b10")
+PASSWORD = "correct horse battery staple"
+
+
+def load(server: Any) -> None:
+    """The account and the data set, written straight into a running server's store (a
+    ``tests.conftest.TrackerServer``) through its control socket."""
+    sock = server.data_dir / "tracker.sock"
+    remote_query(sock, add_account_sql(UID, PASSWORD), "TSV")
+    for table, rows in TABLES.items():
+        lines = "\n".join(orjson.dumps(row).decode() for row in rows)
+        remote_query(sock, f"INSERT INTO {table} FORMAT JSONEachRow {lines}", "TSV")

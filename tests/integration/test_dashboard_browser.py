@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
-from tests.browser import LANDING, USER_AGENT, launch
+from tests.browser import CONSENT, LANDING, USER_AGENT, launch
 from tests.conftest import FAST_BATCHES, TrackerServer, wait_until
-from tests.integration.test_dashboard_http import PASSWORD, UID, load
+from tests.dashboard_data import PASSWORD, UID, load
 
 VIEW = "/dashboard/?site=example.com&from=2026-03-10&to=2026-03-16"
 
@@ -32,6 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackerServer]:
     (public / "landing.html").write_text(
         LANDING.replace("{outbound}", f"http://localhost:{running.port}/ping")
     )
+    (public / "consent.html").write_text(CONSENT)
     running.start()
     load(running)
     yield running
@@ -219,3 +220,28 @@ def test_a_page_running_t_js_shows_up_on_the_dashboard(
     # One browser: t.js gave every one of its events the same visitor and session (its cookies).
     assert len({row["vid"] for row in rows}) == 1
     assert len({row["sid"] for row in rows}) == 1
+
+
+def test_t_js_sends_nothing_and_sets_no_cookie_before_consent(
+    browser: Browser, server: TrackerServer
+) -> None:
+    fresh = browser.new_context(user_agent=USER_AGENT)  # a visitor without cookies
+    site = fresh.new_page()
+    sent: list[str] = []
+    site.on("request", lambda r: sent.append(r.url) if "/tr/v1/tr/" in r.url else None)
+    site.goto(f"{server.url}/tr/v1/pub/consent.html")
+    site.wait_for_function("typeof window.tracker === 'function' && !window.tracker.q")
+    assert sent == []  # the page view waits in the page
+    assert "tr_vid" not in site.evaluate("document.cookie")
+    site.click("#agree")
+    wait_until("the held page view sent on consent", lambda: list(sent), bool)
+    assert "tr_vid" in site.evaluate("document.cookie")
+    rows = server.wait_until(
+        "SELECT cflags, ename FROM events WHERE url LIKE '%/consent.html'",
+        bool,
+        "the page view after consent",
+    )
+    assert [(r["cflags"], r["ename"]) for r in rows] == [(1, "load")]
+    site.click("#withdraw")
+    assert "tr_" not in site.evaluate("document.cookie")
+    fresh.close()

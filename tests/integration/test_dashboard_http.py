@@ -15,25 +15,14 @@ import orjson
 import pytest
 from tests import dashboard_data as data
 from tests.conftest import FAST_BATCHES, TrackerServer, wait_until
+from tests.dashboard_data import PASSWORD, UID, load
 
-from tracker.accounts import add_account_sql
 from tracker.control import remote_query
 from tracker.normalise.ids import Uuid
 
-UID = Uuid("0e7b3c4a-9d1f-4c1e-8a55-3f1e2d9c7b10")
-PASSWORD = "correct horse battery staple"
 CONFIG = {**FAST_BATCHES, "TrustedProxies": ["127.0.0.1"]}
 VIEW = {"site": data.SITE, "from": "2026-03-10", "to": "2026-03-16"}
 _addresses = (f"198.51.100.{i}" for i in itertools.count(1))
-
-
-def load(server: TrackerServer) -> None:
-    """The account and the fixed data set, written straight into the running server's store."""
-    sock = server.data_dir / "tracker.sock"
-    remote_query(sock, add_account_sql(UID, PASSWORD), "TSV")
-    for table, rows in data.TABLES.items():
-        lines = "\n".join(orjson.dumps(row).decode() for row in rows)
-        remote_query(sock, f"INSERT INTO {table} FORMAT JSONEachRow {lines}", "TSV")
 
 
 @pytest.fixture(scope="module")

@@ -204,7 +204,7 @@ class Dashboard:
             return PanelResult(name, [], f"This panel could not be loaded: {exc.message}")
 
     async def view(self, filters: Filters, names: list[str], limit: int = 10) -> dict[str, Any]:
-        """Headline, realtime and the panels ``names`` of a view, queried side by side."""
+        """The panels ``names`` of a view, queried side by side."""
         panels = await asyncio.gather(*(self.panel(name, filters, limit) for name in names))
         return {panel.name: panel for panel in panels}
 

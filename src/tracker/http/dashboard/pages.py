@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -19,7 +19,7 @@ from starlette.responses import Response
 from tracker.dashboard import DIMENSIONS, PANELS, RANGES, Filters
 from tracker.dashboard.queries import Panel
 from tracker.dashboard.service import EXPORT_ROWS
-from tracker.errors import NotFound, TrackerError, Unauthorized
+from tracker.errors import NotFound, SinkError, TrackerError, Unauthorized
 from tracker.http.dashboard.chart import layout
 from tracker.http.dashboard.render import PAGE_HEADERS, error_page, page
 from tracker.http.dashboard.ui import DashboardUI, Viewer, to_login
@@ -67,14 +67,23 @@ class Pages:
     async def _render(self, request: Request, viewer: Viewer, filters: Filters) -> Response:
         board = self.ui.board
         names = [name for group in GROUPS for name in group]
-        sites_task = board.call(board.sites) if viewer.site is None else None
-        headline, realtime, panels, series = await asyncio.gather(
-            board.call(board.headline, filters),
-            board.call(board.realtime, filters),
+        no_sites: list[dict[str, Any]] = []
+        (
+            (headline, headline_error),
+            (realtime, _),
+            (site_rows, _),
+            panels,
+            series,
+        ) = await asyncio.gather(
+            self._guarded(board.headline, filters, default=[]),
+            self._guarded(board.realtime, filters, default=None),
+            self._guarded(board.sites, default=no_sites)
+            if viewer.site is None
+            else self._constant(no_sites),
             board.view(filters, names),
             board.panel("timeseries", filters, len(filters.period.buckets())),
         )
-        sites = [row["site"] for row in await sites_task] if sites_task is not None else []
+        sites = [row["site"] for row in site_rows]
         if filters.site and filters.site not in sites and viewer.site is None:
             sites.append(filters.site)
         shares: list[str] = []
@@ -87,6 +96,7 @@ class Pages:
             "dimensions": DIMENSIONS,
             "sites": sites,
             "headline": headline,
+            "headline_error": headline_error,
             "realtime": realtime,
             "chart": layout(series.rows, filters.period.step == "hour")
             if not series.error
@@ -99,6 +109,20 @@ class Pages:
             "row_query": row_query,
         }
         return page("dashboard.html", context)
+
+    async def _guarded(
+        self, fn: Callable[..., Any], *args: Any, default: Any
+    ) -> tuple[Any, str | None]:
+        """``fn``'s answer on the query threads, or ``default`` and the error: one failing query
+        leaves the rest of the page."""
+        try:
+            return await self.ui.board.call(fn, *args), None
+        except SinkError as exc:
+            return default, f"Could not be loaded: {exc.message}"
+
+    @staticmethod
+    async def _constant(value: Any) -> tuple[Any, None]:
+        return value, None
 
     async def _rows(self, name: str, filters: Filters, limit: int) -> list[dict[str, Any]]:
         board = self.ui.board
