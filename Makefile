@@ -47,6 +47,10 @@ benchmark: install-dev  ## ingestion benchmark against a bare-ASGI floor (needs 
 	@command -v wrk >/dev/null || { echo "wrk is not installed: sudo apt-get install -y wrk"; exit 1; }
 	$(BIN)/python bench/run.py $(ARGS)
 
+dashboard-bench: install-dev  ## dashboard panel times on 1,000,000 events beside the ingestion benchmark (needs wrk)
+	@command -v wrk >/dev/null || { echo "wrk is not installed: sudo apt-get install -y wrk"; exit 1; }
+	$(BIN)/python bench/dashboard.py $(ARGS)
+
 lint: install-dev  ## ruff and mypy --strict
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
