@@ -40,7 +40,7 @@ test: install-dev pebble chromium  ## run the whole test suite (TEST_WORKERS pro
 chromium:  ## Debian's Chromium for the browser tests (installed with apt-get when missing)
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
-screenshots: install-dev chromium  ## the dashboard's screenshots in docs/ (a server on the fixed test data)
+screenshots: install-dev chromium  ## the dashboard's screenshots in docs/ (a server on synthetic data)
 	$(BIN)/python -m tests.screenshots
 
 benchmark: install-dev  ## ingestion benchmark against a bare-ASGI floor (needs wrk); writes bench/results/<date>.md
