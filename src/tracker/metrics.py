@@ -57,6 +57,8 @@ class Metrics:
     sources: dict[str, dict[str, object]] = field(default_factory=dict)  # broker consumers
     table_ops: Counter[str] = field(default_factory=Counter)
     dropped: Counter[str] = field(default_factory=Counter)
+    # supervised background threads started again after an unexpected error, by thread name
+    thread_restarts: Counter[str] = field(default_factory=Counter)
 
     def record_event(self, count: int, latency_ns: int) -> None:
         self.event_count += count
@@ -130,6 +132,9 @@ class Metrics:
             "spool": {"bytes": self.spool_bytes, "sinks": self.sinks},
             "sources": self.sources,
             "dropped": {reason: self.dropped[reason] for reason in DROP_REASONS},
+            "threads": {
+                name: {"restarts": count} for name, count in sorted(self.thread_restarts.items())
+            },
             "process": {"pid": os.getpid(), "max_rss_mb": round(rss_mb, 1)},
             "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         }
@@ -203,6 +208,14 @@ class _MetricsCollector(Collector):
         yield circuit
         yield trips
         yield from per_sink.values()
+        restarts = CounterMetricFamily(
+            "tracker_thread_restarts",
+            "Times a background thread started again after an unexpected error.",
+            labels=["thread"],
+        )
+        for name, count in sorted(m.thread_restarts.items()):
+            restarts.add_metric([name], count)
+        yield restarts
         yield GaugeMetricFamily(
             "tracker_up",
             "1 when storage answers its health check.",

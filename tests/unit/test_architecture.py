@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 # The flow, lowest first: a part may import parts of a lower rank, never of its own or a higher
 # one (its own folder excepted). Sources (http) sit above the service (runtime) they feed.
 RANKS = {
-    "__init__": 0, "errors": 0, "wakeup": 0,
+    "__init__": 0, "errors": 0, "wakeup": 0, "supervise": 0,
     "config": 1, "schema": 1, "metrics": 1, "datadir": 1, "control": 1,
     "normalise": 2, "spool": 2, "sinks": 2,
     "plan": 3,

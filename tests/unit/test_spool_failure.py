@@ -1,4 +1,6 @@
-"""The spool when the disk refuses a write or a sync: refuse, keep what was durable, recover.
+"""The spool when the disk refuses a write or a sync: refuse, keep what was durable, cut what was
+not (a request answered 503 is never stored, not even after a restart), and take writes again by
+itself once the disk does.
 
 Only the OS boundary is faked: `tracker.spool.log` sees an ``os`` whose ``write`` or
 ``fdatasync`` raises once the fault is armed; the log, its files and its syncer thread are real.
@@ -160,7 +162,6 @@ def test_a_refused_write_or_sync_fails_the_append_and_keeps_what_was_durable(
             log.append(encode(DURING))
 
     run(main)
-    assert disk.calls == 1  # the syncer stopped at the first failure
     # Readers (the sinks) still get everything acknowledged, and nothing that was not.
     assert log.durable_end == spool.end == durable_before
     assert [decode(e.payload) for e in spool.read(0, 1 << 20)] == [BEFORE]
@@ -168,23 +169,55 @@ def test_a_refused_write_or_sync_fails_the_append_and_keeps_what_was_durable(
 
     disk.disarm()  # the "restart": a fresh log over the same directory
     again = SegmentedLog(tmp_path)
-    recovered = payloads(again)
-    assert recovered[0] == BEFORE
-    if call == "write":  # nothing of the failed entry reached the file
-        assert recovered == [BEFORE]
-        assert again.durable_end == durable_before
-    else:  # written but not synced: it may survive, whole (read checks every checksum)
-        assert recovered in ([BEFORE], [BEFORE, DURING])
+    # Nothing of the refused entry survives, also when it was written whole and only its sync
+    # failed: its request was answered 503, and a client retrying it must not make a duplicate.
+    assert payloads(again) == [BEFORE]
+    assert again.durable_end == durable_before
     restarted = LogSpool(again, max_bytes=1 << 30, durable=True, epoch="test")
     run(lambda: acknowledged(restarted, [("events", b'{"eid":"after"}')]))
-    assert payloads(again)[-1] == [("events", b'{"eid":"after"}')]
+    assert payloads(again) == [BEFORE, [("events", b'{"eid":"after"}')]]
     restarted.close()
 
 
 @pytest.mark.usefixtures("no_thread_left")
-def test_a_short_write_then_no_space_leaves_a_torn_entry_that_the_restart_cuts(
-    tmp_path: Path, disk: FaultyOs
+@pytest.mark.parametrize(("call", "code"), FAULTS)
+def test_the_spool_takes_writes_again_by_itself_once_the_disk_does(
+    tmp_path: Path, disk: FaultyOs, call: str, code: int
 ) -> None:
+    log = SegmentedLog(tmp_path)
+    spool = LogSpool(log, max_bytes=1 << 30, durable=True, epoch="test")
+    after: list[Record] = [("events", b'{"eid":"after"}')]
+
+    async def main() -> None:
+        await acknowledged(spool, BEFORE)
+        disk.arm(call, code)
+        with pytest.raises(Unavailable):
+            await asyncio.wait_for(spool.append(DURING), WAIT)
+        assert spool.refusing() is not None
+        tries = disk.calls
+        deadline = time.monotonic() + WAIT
+        while disk.calls < tries + 2:  # the syncer keeps trying the disk, with a backoff
+            assert time.monotonic() < deadline, "the syncer stopped trying the disk"
+            await asyncio.sleep(0.01)
+        assert spool.has_failed()  # while the disk refuses, so does the spool
+        refused_at_once(spool, DURING)
+        disk.disarm()  # the space is back
+        while spool.has_failed():
+            assert time.monotonic() < deadline, "the spool never took writes again"
+            await asyncio.sleep(0.01)
+        assert spool.refusing() is None
+        await acknowledged(spool, after)
+
+    run(main)
+    assert payloads(log) == [BEFORE, after]  # nothing refused was kept in between
+    spool.close()
+    again = SegmentedLog(tmp_path)
+    assert payloads(again) == [BEFORE, after]
+    again.close()
+
+
+@pytest.mark.usefixtures("no_thread_left")
+def test_a_short_write_then_no_space_is_cut_back_at_once(tmp_path: Path, disk: FaultyOs) -> None:
     log = SegmentedLog(tmp_path)
     spool = LogSpool(log, max_bytes=1 << 30, durable=True, epoch="test")
 
@@ -196,9 +229,9 @@ def test_a_short_write_then_no_space_leaves_a_torn_entry_that_the_restart_cuts(
 
     run(main)
     durable = log.durable_end
-    spool.close()
     segment = next(tmp_path.glob("*.log"))
-    assert segment.stat().st_size > durable  # half an entry sits after the durable end
+    assert segment.stat().st_size == durable  # the half entry is cut before the 503 is sent
+    spool.close()
 
     disk.disarm()
     again = SegmentedLog(tmp_path)
@@ -233,7 +266,6 @@ def test_every_waiter_is_answered_even_those_queued_behind_the_failing_sync(
         assert all(isinstance(result, Unavailable) for result in results), results
 
     run(main)
-    assert disk.calls == 1
     assert [decode(e.payload) for e in spool.read(0, 1 << 20)] == [BEFORE]
     spool.close()
 

@@ -19,6 +19,11 @@ There is one writer per sink (ClickHouse, DuckDB, NATS, Facebook), each with its
 writer keeps its own figures under ``metrics.sinks[<name>]``. A sink may have a ``maintain()``
 method, called from this thread on every turn of the loop (DuckDB's Parquet export), so the sink
 keeps one owner thread.
+
+The thread is supervised (`tracker.supervise`): an unexpected error (a full disk under the
+journal, no file descriptor left for a spool read) is logged and counted, and the loop starts
+again after a backoff the same way, from the cursor state it holds, so nothing is sent twice and
+nothing waits for a restart of the process.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from tracker.metrics import Metrics
 from tracker.schema.tables import TABLES
 from tracker.sinks.base import Sink
 from tracker.spool import Entry, LogSpool, decode
+from tracker.supervise import Supervised
 from tracker.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
@@ -140,7 +146,10 @@ class SinkWriter:
         self._replay: dict[str, collections.deque[tuple[int, int]]] = {}
         self._dirty = False
         self._wakeup = Wakeup()  # new spool data (every request in memory mode), or stop
-        self._thread: threading.Thread | None = None
+        self._thread = Supervised(
+            f"writer-{sink.name}", self._run, recover=self._recover, on_restart=self._restarted
+        )
+        self._started = False
         self._stopping = False
         self._deadline = 0.0
         self._pause = threading.Event()  # asked to hold between two batches (`paused`)
@@ -161,9 +170,8 @@ class SinkWriter:
                 sum(map(len, self._replay.values())),
             )
         self.on_progress()  # the spool may reclaim what was stored before the restart
-        self._thread = threading.Thread(
-            target=self._run, name=f"writer-{self.sink.name}", daemon=True
-        )
+        self._started = True
+        self.metrics.thread_restarts.setdefault(self._thread.name, 0)  # listed from the start
         self._thread.start()
 
     def stop(self, timeout: float) -> bool:
@@ -173,18 +181,19 @@ class SinkWriter:
 
     def begin_stop(self, timeout: float) -> None:
         """Start draining against a deadline ``timeout`` s away (several writers drain at once)."""
-        if self._thread is None:
+        if not self._started:
             return
         self._deadline = self.clock() + timeout
         self._stopping = True
+        self._thread.stop()  # a writer waiting to start again after an error ends instead
         self._wakeup.set()
 
     def join(self, timeout: float) -> bool:
         """Wait for a stopping writer's thread; True when everything landed."""
-        if self._thread is None:
+        if not self._started:
             return True
         self._thread.join(timeout + 5.0)
-        self._thread = None
+        self._started = False
         return self.caught_up()
 
     @contextlib.contextmanager
@@ -192,7 +201,7 @@ class SinkWriter:
         """Hold the writer between two batches, when every batch it sent is committed in the
         journal, so that the store and the journal agree (a backup copies both meanwhile).
         Requests are still taken: the spool keeps growing."""
-        if self._thread is None:
+        if not self._started:
             yield
             return
         self._resume.clear()
@@ -207,6 +216,37 @@ class SinkWriter:
         finally:
             self._pause.clear()
             self._resume.set()
+
+    @property
+    def failing(self) -> str | None:
+        """Why the writer cannot make progress (an unexpected error, not yet got over); or None."""
+        return self._thread.last_error if self._thread.failing else None
+
+    @property
+    def restarts(self) -> int:
+        return self._thread.restarts
+
+    def _restarted(self) -> None:
+        self.metrics.thread_restarts[self._thread.name] += 1
+
+    def _recover(self) -> None:
+        """Start again from the cursor state after an unexpected error, as after a restart.
+
+        The buffers are dropped and read again from ``safe``; sealed batches (and those still to
+        be replayed) are sealed again at the same offsets, so they keep their tokens and a batch
+        that did land before the error is not stored twice; what a table committed is skipped.
+        """
+        self._journal_state()  # brings ``safe`` and the sealed ranges up to date
+        state = self.state
+        replay = {
+            name: collections.deque([*state.inflight.get(name, ()), *self._replay.get(name, ())])
+            for name in {*state.inflight, *self._replay}
+        }
+        self._replay = {name: ranges for name, ranges in replay.items() if ranges}
+        self.state.inflight = {}
+        self.tables = {}
+        self.pos = max(state.safe, self.spool.start)
+        self._dirty = True
 
     def caught_up(self) -> bool:
         return self.pos >= self.spool.end and not any(
@@ -235,6 +275,7 @@ class SinkWriter:
             self._checkpoint()
             self._run_maintenance()
             self._gauges()
+            self._thread.progress()
             if self._pause.is_set():
                 self._held.set()
                 self._resume.wait()
@@ -398,12 +439,19 @@ class SinkWriter:
             self._write_isolating(name, lines[middle:], f"{token}.b" if token else None)
 
     def _journal_state(self) -> CursorState:
+        """The state to save: ``safe`` from the buffers; in flight, the sealed batches and those
+        still to be replayed (a second crash in the middle of a replay seals them the same way)."""
         starts = [t.start for t in self.tables.values() if t.lines]
         starts += [b.start for t in self.tables.values() for b in t.sealed]
         starts += [r[0] for ranges in self._replay.values() for r in ranges]
         self.state.safe = min(starts) if starts else self.pos
         self.state.inflight = {k: v for k, v in self.state.inflight.items() if v}
-        return self.state
+        if not any(self._replay.values()):
+            return self.state
+        inflight = {k: list(v) for k, v in self.state.inflight.items()}
+        for name, ranges in self._replay.items():
+            inflight.setdefault(name, []).extend(ranges)
+        return CursorState(self.state.safe, self.state.committed, inflight)
 
     def _checkpoint(self) -> None:
         if self._dirty:

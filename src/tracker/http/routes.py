@@ -38,6 +38,7 @@ def build_routes(site: Site, ui: dashboard.DashboardUI | None = None) -> Starlet
             "status": "healthy" if healthy else "unhealthy",
             "storage": rt.sink.name,
             "queued_rows": rt.metrics.queued_items,
+            "problems": rt.problems(),
         }
         return json_response(body, cors(site, request), status=200 if healthy else 503)
 

@@ -110,6 +110,7 @@ class Runtime:
     _backup_lock: threading.Lock = field(default_factory=threading.Lock)
     _health_at: float = 0.0
     _healthy: bool = False
+    _store_ok: bool = False
     _started: bool = field(default=False)
 
     @classmethod
@@ -263,9 +264,21 @@ class Runtime:
         self.sources.append(source)
 
     def check_health(self) -> bool:
+        """The store answers (checked at most once a second) and nothing in `problems`."""
         now = time.monotonic()
         if now - self._health_at > HEALTH_CACHE_SECONDS:
-            self._healthy = self.sink.healthcheck()
+            self._store_ok = self.sink.healthcheck()
             self._health_at = now
-            self.metrics.health_status = "healthy" if self._healthy else "unhealthy"
+        self._healthy = self._store_ok and not self.problems()
+        self.metrics.health_status = "healthy" if self._healthy else "unhealthy"
         return self._healthy
+
+    def problems(self) -> list[str]:
+        """What keeps events from being taken or stored, besides the store's own health check:
+        a writer that cannot make progress, a spool that cannot take writes."""
+        out = []
+        if (error := self.writer.failing) is not None:
+            out.append(f"the {self.sink.name} writer cannot make progress: {error}")
+        if (reason := self.spool.refusing()) is not None:
+            out.append(reason)
+        return out

@@ -29,6 +29,7 @@ def frame(payload: bytes) -> bytes:
 class Log(Protocol):
     on_durable: Callable[[int], None]
     on_failed: Callable[[OSError], None]  # the log can no longer make appends durable
+    on_recovered: Callable[[], None]  # it can again
 
     @property
     def durable_end(self) -> int: ...

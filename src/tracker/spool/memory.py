@@ -28,6 +28,7 @@ class MemoryLog:
         self._lock = threading.Lock()
         self.on_durable: Callable[[int], None] = lambda end: None
         self.on_failed: Callable[[OSError], None] = lambda exc: None
+        self.on_recovered: Callable[[], None] = lambda: None
 
     @property
     def durable_end(self) -> int:

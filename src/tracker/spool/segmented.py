@@ -6,8 +6,13 @@ An append only queues its frame; a group-commit thread writes the queued frames 
 ``fdatasync``s them, so concurrent requests share one write and one sync, and the event loop never
 waits on the disk (a ``write`` to a file that is being synced can block for the whole sync).
 `durable_end` only moves past bytes that are on disk; readers (the sinks) never see anything
-beyond it, so nothing is sent to a database that a crash could take back. When a write or a sync
-fails the log refuses further appends and reports the error through `on_failed`.
+beyond it, so nothing is sent to a database that a crash could take back.
+
+When a write or a sync fails (a full disk, an I/O error) the log first cuts its files back to the
+durable end, so no frame of a request about to be answered 503 survives, not even a restart; then
+it reports the error through `on_failed` and refuses appends. The syncer then tries the disk
+again with a capped backoff (a probe file written and synced) and, once it takes writes, accepts
+appends again and calls `on_recovered`: no restart is needed after the space comes back.
 """
 
 from __future__ import annotations
@@ -22,11 +27,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tracker.spool.frame import HEADER, Entry, frame
+from tracker.supervise import Supervised, describe
 from tracker.wakeup import Wakeup
 
 log = logging.getLogger(__name__)
 
 SEGMENT_SUFFIX = ".log"
+PROBE_NAME = ".probe"
+PROBE_BYTES = 1 << 20  # the disk must take this much before appends are accepted again
+RETRY_BASE = 0.1  # seconds; the probe's backoff doubles up to RETRY_CAP
+RETRY_CAP = 5.0
 
 
 class SegmentedLog:
@@ -42,14 +52,17 @@ class SegmentedLog:
         self._pending: list[tuple[int, bytes]] = []  # (fd, frame) queued for the syncer
         self._wakeup = Wakeup()  # set by appends and close; the syncer waits on it when idle
         self._failed: OSError | None = None
+        self._cut_pending = False  # a failure's frames are still in the files
         self._to_close: list[int] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._stopped = threading.Event()  # set by close: the syncer stops retrying
         self._released = 0
         self.on_durable: Callable[[int], None] = lambda end: None
         self.on_failed: Callable[[OSError], None] = lambda exc: None
+        self.on_recovered: Callable[[], None] = lambda: None
         self._open_tail()
-        self._syncer = threading.Thread(target=self._sync_loop, name="spool-fsync", daemon=True)
+        self._syncer = Supervised("spool-fsync", self._sync_loop, recover=self._unexpected)
         self._syncer.start()
 
     # -- opening ------------------------------------------------------------------------------
@@ -144,6 +157,8 @@ class SegmentedLog:
     # -- group commit (its own thread) --------------------------------------------------------
     def _sync_loop(self) -> None:
         while True:
+            if self._failed is not None and not self._wait_for_disk():
+                return  # closed while the disk was failing
             with self._lock:
                 pending, self._pending = self._pending, []
                 target, closed = self._end, self._closed
@@ -156,18 +171,98 @@ class SegmentedLog:
             try:
                 self._write_and_sync(pending)  # releases the GIL; appends go on meanwhile
             except OSError as exc:
-                with self._lock:
-                    self._failed = exc
-                self.on_failed(exc)  # before logging, which lets other threads run meanwhile
-                log.error("spool: writing the log failed (%s); new events are refused", exc)
-                for fd in closing:
-                    with contextlib.suppress(OSError):
-                        os.close(fd)
-                return
+                self._fail(exc, closing)
+                continue
             for fd in closing:
                 os.close(fd)
             self._durable = target
             self.on_durable(target)
+
+    def _fail(self, exc: OSError, closing: list[int]) -> None:
+        """Refuse appends, cut the files back to the durable end, then report the failure."""
+        with self._lock:
+            self._failed = exc
+            self._pending = []  # frames queued behind the failed write: their requests get 503
+            self._cut_pending = True
+            closing = closing + self._to_close
+            self._to_close = []
+        for fd in closing:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        try:
+            self._cut_back()
+        except OSError as cut_exc:  # tried again before appends are accepted
+            log.error("spool: cutting the failed write back failed too (%s)", cut_exc)
+        self.on_failed(exc)  # before logging, which lets other threads run meanwhile
+        log.error("spool: writing the log failed (%s); new events are refused until it works", exc)
+
+    def _unexpected(self) -> None:
+        """After an unexpected error in the syncer: handled as a failed write."""
+        error = self._syncer.last_error or "an unexpected error"
+        self._fail(OSError(errno.EIO, f"the spool's syncer failed: {error}"), [])
+
+    def _cut_back(self) -> None:
+        """Truncate the log to its durable end: frames after it belong to refused requests."""
+        durable = self._durable
+        with self._lock:
+            drop = [b for b in self._segments if b > durable]
+            keep = [b for b in self._segments if b <= durable]
+            fd, self._write_fd = self._write_fd, -1
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        for base in drop:
+            with contextlib.suppress(FileNotFoundError):
+                self._path(base).unlink()
+        base = keep[-1]
+        fd = os.open(self._path(base), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with self._lock:
+            self._segments = [b for b in self._segments if b <= durable]
+            self._write_fd, self._write_base = fd, base
+            self._end = durable
+        os.ftruncate(fd, durable - base)
+        os.fsync(fd)
+        if drop:
+            self._fsync_dir()
+        self._cut_pending = False
+
+    def _probe(self) -> None:
+        """Write and sync PROBE_BYTES next to the log: raises OSError while the disk refuses."""
+        path = self.directory / PROBE_NAME
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            block = bytes(1 << 16)
+            for _ in range(PROBE_BYTES // len(block)):
+                view = memoryview(block)
+                while view:
+                    written = os.write(fd, view)
+                    if not written:
+                        raise OSError(errno.ENOSPC, "the probe file took no bytes")
+                    view = view[written:]
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    def _wait_for_disk(self) -> bool:
+        """Try the disk with a capped backoff until it takes writes; False once closed."""
+        delay = RETRY_BASE
+        while not self._stopped.wait(delay):
+            try:
+                if self._cut_pending:
+                    self._cut_back()
+                self._probe()
+            except OSError as exc:
+                log.debug("spool: the disk still refuses writes (%s)", describe(exc))
+                delay = min(delay * 2, RETRY_CAP)
+                continue
+            with self._lock:
+                self._failed = None
+            log.warning("spool: the disk takes writes again; new events are accepted")
+            self.on_recovered()
+            return True
+        return False
 
     @staticmethod
     def _write_and_sync(pending: list[tuple[int, bytes]]) -> None:
@@ -243,6 +338,8 @@ class SegmentedLog:
     def close(self) -> None:
         with self._lock:
             self._closed = True
+        self._stopped.set()
+        self._syncer.stop()
         self._wakeup.set()
         self._syncer.join()
         with contextlib.suppress(OSError):

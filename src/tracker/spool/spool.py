@@ -8,7 +8,9 @@ request acknowledged:
 
 Each sink reads the log from its own cursor (`tracker.batch.writer`), so a slow or failed sink never
 blocks another; the space before the slowest cursor is released. When the log holds ``max_bytes``,
-new events get 503 with Retry-After: nothing already accepted is ever dropped.
+new events get 503 with Retry-After: nothing already accepted is ever dropped. When the disk
+refuses a write, the requests waiting on it and every later one get 503 until the log finds the
+disk working again (`refusing` says why meanwhile, for `/health`).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class LogSpool:
         self._failed = False
         log.on_durable = self._on_durable
         log.on_failed = self._on_failed
+        log.on_recovered = self._on_recovered
 
     def subscribe(self, listener: Callable[[int], None]) -> None:
         self._listeners.append(listener)
@@ -110,18 +113,35 @@ class LogSpool:
             self._loop.call_soon_threadsafe(self._resolve, end)
 
     def has_failed(self) -> bool:
-        """The log could not write or sync: appends are refused until a restart."""
+        """The log could not write or sync: appends are refused until it works again."""
         return self._failed
+
+    def refusing(self) -> str | None:
+        """Why new events would be refused now (the disk fails, the spool is full); else None."""
+        if self._failed:
+            return "the spool cannot be written (disk error or full disk)"
+        if self.log.size_bytes >= self.max_bytes:
+            return "the spool is full (SpoolMaxBytes)"
+        return None
 
     def _on_failed(self, exc: OSError) -> None:
         """Called by the log's syncer when it can no longer make appends durable."""
         self._failed = True
+        # The log is cut back and will reuse the offsets these waiters wait for: take them out
+        # now, so a later durable end can never answer one of them as stored.
+        waiters, self._waiters = self._waiters, collections.deque()
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._fail_waiters)
+            self._loop.call_soon_threadsafe(self._fail_waiters, waiters)
 
-    def _fail_waiters(self) -> None:
-        while self._waiters:
-            _, future = self._waiters.popleft()
+    def _on_recovered(self) -> None:
+        self._failed = False
+
+    def _fail_waiters(
+        self, waiters: collections.deque[tuple[int, asyncio.Future[None]]] | None = None
+    ) -> None:
+        waiters = self._waiters if waiters is None else waiters
+        while waiters:
+            _, future = waiters.popleft()
             if not future.done():
                 future.set_exception(SpoolFailed(SPOOL_FAILED))
 
