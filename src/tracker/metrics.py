@@ -32,6 +32,8 @@ SINK_COUNTERS = {
     "dead_letters": "Rows a sink refused, moved to its dead-letter file.",
 }
 
+KEY_DROP_REASONS = ("too_many_keys",)
+
 
 @dataclass
 class Metrics:
@@ -57,6 +59,7 @@ class Metrics:
     sources: dict[str, dict[str, object]] = field(default_factory=dict)  # broker consumers
     table_ops: Counter[str] = field(default_factory=Counter)
     dropped: Counter[str] = field(default_factory=Counter)
+    dropped_keys: Counter[str] = field(default_factory=Counter)  # params keys left out, by reason
     # supervised background threads started again after an unexpected error, by thread name
     thread_restarts: Counter[str] = field(default_factory=Counter)
 
@@ -132,6 +135,7 @@ class Metrics:
             "spool": {"bytes": self.spool_bytes, "sinks": self.sinks},
             "sources": self.sources,
             "dropped": {reason: self.dropped[reason] for reason in DROP_REASONS},
+            "dropped_keys": {reason: self.dropped_keys[reason] for reason in KEY_DROP_REASONS},
             "threads": {
                 name: {"restarts": count} for name, count in sorted(self.thread_restarts.items())
             },
@@ -153,6 +157,14 @@ class _MetricsCollector(Collector):
         for reason in DROP_REASONS:
             dropped.add_metric([reason], m.dropped[reason])
         yield dropped
+        keys = CounterMetricFamily(
+            "tracker_dropped_keys",
+            "Keys left out of events' params (the events were stored), by reason.",
+            labels=["reason"],
+        )
+        for reason in KEY_DROP_REASONS:
+            keys.add_metric([reason], m.dropped_keys[reason])
+        yield keys
         yield CounterMetricFamily("tracker_batches", "Batches written.", value=m.total_batches)
         yield CounterMetricFamily(
             "tracker_batch_failures", "Batch writes that failed.", value=m.failed_batches

@@ -7,6 +7,7 @@ the fixes docs/differences.md lists.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -183,7 +184,11 @@ NOW = datetime(2026, 3, 4, 5, 6, 7, 8000, tzinfo=UTC)
 
 
 def plan(
-    body: dict[str, Any], *, is_server: bool = False, host: str = "tr.example.com"
+    body: dict[str, Any],
+    *,
+    is_server: bool = False,
+    host: str = "tr.example.com",
+    ctx: NormaliseContext = CTX,
 ) -> list[tuple[str, dict[str, Any]]]:
     origin = Origin(
         ip="198.51.100.4",
@@ -195,7 +200,7 @@ def plan(
         now=NOW,
     )
     v = values.build(user_header=None, cookies={}, path_values={}, query_values={}, body=body)
-    event = normalise(v, origin, CTX, is_server=is_server)
+    event = normalise(v, origin, ctx, is_server=is_server)
     return [(table, orjson.loads(line)) for table, line in plan_event(event)]
 
 
@@ -359,5 +364,14 @@ def test_an_event_too_deeply_nested_to_encode_is_rejected_not_crashed_on() -> No
     for _ in range(300):
         cursor["a"] = {}
         cursor = cursor["a"]
+    many_keys = dataclasses.replace(CTX, max_param_keys=1000)
     with pytest.raises(InvalidEvent, match="cannot be stored"):
-        plan({"ename": "e", "targets": deep})
+        plan({"ename": "e", "targets": deep}, ctx=many_keys)
+    # Within MaxParamKeys (100 by default) the object is cut at its 100th key, and stored.
+    [targets] = [
+        row["targets"] for table, row in plan({"ename": "e", "targets": deep}) if table == "events"
+    ]
+    depth = 0
+    while targets:
+        targets, depth = targets["a"], depth + 1
+    assert depth == 100

@@ -37,14 +37,15 @@ SPEC_COLUMN_COUNTS = {
 
 
 # Column lists of the Go schema, written out independently of the catalogue ("name Type = default";
-# S String, U UUID, DT DateTime64(3), LC LowCardinality(String), J JSON '{}'), so that a catalogue
+# S String, U UUID, DT DateTime64(3), LC LowCardinality(String), J JSON '{}', JB JSON '{}' with bounded
+# dynamic paths, where ours deliberately differs: docs/differences.md), so that a catalogue
 # that drifts from the Go schema fails here rather than agreeing with itself.
 SPEC_COLUMNS = {
     "events": """eid U = generateUUIDv4(); oid U; org LC; vid U; device_id U; sid U; hhash S; app S; rel S;
   cflags Int64; created_at DT = now64; uid U; tid U; last S; url S; ip S; iphash S; lat Float64;
   lon Float64; ptyp S; bhash S; auth_id U; duration Int64; xid S; split S; ename S; source S; medium S;
   campaign S; content S; country S; region S; city S; zip S; term S; etyp S; ver Int32; sink S;
-  score Float64; params J; invoice_id U; targets J; relation S; rid U; ja4h S; gaid S; idfa S; msid S;
+  score Float64; params JB; invoice_id U; targets JB; relation S; rid U; ja4h S; gaid S; idfa S; msid S;
   fbid S; culture S; ref U; rcode S; aff S; arm_id S; mcid S; browser S; device S; os S; tz S;
   vp_w Int64; vp_h Int64""",
     "mthreads": """tid U; alias S; xid S; xstatus S; name S; ddata J; post S; mtempl J; mcert_id U; cats / mtypes /
@@ -114,12 +115,13 @@ LEGEND = {
     "DT": "DateTime64(3)",
     "LC": "LowCardinality(String)",
     "J": "JSON",
+    "JB": "JSON(max_dynamic_types=8, max_dynamic_paths=32)",
 }
 
 
 def spec_default(type_name: str, text: str | None) -> str | None:
     if text is None:
-        return "'{}'" if type_name == "JSON" else None
+        return "'{}'" if type_name.startswith("JSON") else None
     if text == "epoch":
         return f"toDateTime64(0, {type_name[len('DateTime64(') : -1]})"
     return {"now64": "now64(3)", "\u22121": "-1"}.get(text, text)

@@ -144,10 +144,10 @@ class Settings:
     proxy_daily_limit_checker: str = ""
     allow_origin: str = "*"
     maximum_connections: int = 0  # 0 means unlimited (in Go, 0 answered every request 503)
-    read_timeout_seconds: int = 0
-    read_header_timeout_seconds: int = 0
-    write_timeout_seconds: int = 0
-    idle_timeout_seconds: int = 0
+    read_timeout_seconds: int = 60
+    read_header_timeout_seconds: int = 10
+    write_timeout_seconds: int = 60
+    idle_timeout_seconds: int = 30
     max_header_bytes: int = 1_048_576
     default_redirect: str = ""
     url_filter: str = ""
@@ -195,6 +195,10 @@ class Settings:
     redirect_allow_hosts: tuple[str, ...] = ()
     ip_hash_secret: Secret | None = None
     cflags_analytics: int = 0  # consent bits an event needs to be stored; 0 asks none
+    max_param_keys: int = 100
+    max_open_connections: int = 0  # 0: half the open-file limit, at most 10000
+    auth_failures_per_ip: int = 10
+    auth_failures_per_account: int = 30
     max_body_bytes: int = 1_048_576
     shutdown_timeout_seconds: float = 10.0
     geoip_default: bool = True

@@ -116,17 +116,17 @@ async def track(
         return None
     ingest = site.ingest
     try:
-        [event] = await ingest.track(ingest.arrive(req, source, path_values), [injected])
+        [event] = (await ingest.track(ingest.arrive(req, source, path_values), [injected])).events
     except TrackerError:
         return None
     return event
 
 
-def visitor_cookies(req: RawRequest, event: Event | None) -> Headers:
+def visitor_cookies(site: Site, req: RawRequest, event: Event | None) -> Headers:
     """The vid (persistent) and sid (session) cookies of a client event, as on ``/tr/``."""
     if event is None:
         return []
-    return identity_cookies(identity([event]), secure=req.scheme == "https")
+    return identity_cookies(identity([event]), secure=site.ingest.secure(req))
 
 
 def _safe(ch: str) -> bool:

@@ -2,6 +2,11 @@
 
 Per request: read the scope and the body, hand them to the ingest service, answer. No framework
 objects on this path: it is the one every page view takes.
+
+When some events of a batch are refused (a bad value) and the others stored, ``/tr/`` answers 200
+with ``{"ok": true, "stored": N, "refused": [{"index", "status", "error"}]}`` and ``/str/`` the
+same with ``"eids"`` (null where refused); when all are good, the answers are as before (an empty
+200, the event ids), which is what the Go clients expect. ``/img/`` always answers its pixel.
 """
 
 from __future__ import annotations
@@ -20,9 +25,8 @@ from tracker.http.responses import (
     respond_error,
 )
 from tracker.http.site import Site
-from tracker.normalise.event import Event
 from tracker.normalise.request import parse_events
-from tracker.runtime import RECORDING_METHODS, Source, identity
+from tracker.runtime import RECORDING_METHODS, Source, Tracked, identity
 
 SOURCES = {
     # /tr/ and /img/ are client events (the Go tracker made /img/ a server event by mistake).
@@ -49,7 +53,7 @@ class TrackingEndpoint:
         cors = site.cors.headers(origin)
         if method not in RECORDING_METHODS:
             status = 200 if method in ("HEAD", "OPTIONS") or route == "img" else 405
-            await self.answer(send, route, cors, [], status)
+            await self.answer(send, route, cors, None, status)
             return
         try:
             body = (
@@ -63,15 +67,15 @@ class TrackingEndpoint:
             await respond_error(send, exc, cors)
             return
         try:
-            events = await site.ingest.track(site.ingest.arrive(req, source), bodies)
+            tracked = await site.ingest.track(site.ingest.arrive(req, source), bodies)
         except TrackerError as exc:
             await respond_error(send, exc, cors)
             return
-        cookies = identity_cookies(identity(events), secure=req.scheme == "https")
-        await self.answer(send, route, [*cors, *cookies], events)
+        cookies = identity_cookies(identity(tracked.events), secure=site.ingest.secure(req))
+        await self.answer(send, route, [*cors, *cookies], tracked)
 
     async def answer(
-        self, send: Send, route: str, headers: Headers, events: list[Event], status: int = 200
+        self, send: Send, route: str, headers: Headers, tracked: Tracked | None, status: int = 200
     ) -> None:
         if route == "img":
             await respond(send, 200, PIXEL, [*headers, *NO_STORE], b"image/gif")
@@ -79,8 +83,13 @@ class TrackingEndpoint:
             body = error_body(405, "Method not allowed: use GET, POST or PUT.")
             allow = (b"allow", b"GET, POST, PUT, OPTIONS")
             await respond(send, 405, body, [*headers, allow], b"application/json")
-        elif route == "str" and events:
-            ids = [e.eid for e in events]
+        elif tracked is not None and tracked.refused:
+            answer = tracked.partial()
+            if route == "str":
+                answer["eids"] = tracked.ids()
+            await respond(send, status, orjson.dumps(answer), headers, b"application/json")
+        elif route == "str" and tracked is not None:
+            ids = [e.eid for e in tracked.events]
             body = orjson.dumps(ids[0] if len(ids) == 1 else ids)
             await respond(send, status, body, headers, b"application/json")
         else:

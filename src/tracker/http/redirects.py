@@ -131,7 +131,7 @@ def routes(site: Site, links: ShortLinks, ui: DashboardUI | None = None) -> list
             given = next((v for k, v in req.query_pairs() if k == "url" and v), None)
             target = allow.check(given) if given is not None else fallback(default)
             event = await track(site, req, {}, source)
-            headers = cors(site, request) + visitor_cookies(req, event)
+            headers = cors(site, request) + visitor_cookies(site, req, event)
             return redirect_response(target, req.method, headers)
 
         return handle

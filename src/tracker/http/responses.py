@@ -105,8 +105,10 @@ def cookie(
         parts.append(_expires(int(time.time())))
     if domain:
         parts.append(f"Domain={domain}")
-    if secure:
-        parts.extend(("Secure", "SameSite=None"))
+    # Over HTTPS, cross-site requests (a page on another site sending to the tracker) carry the
+    # cookies too; over plain HTTP browsers refuse SameSite=None, and Lax (their default, said
+    # out loud) keeps them on same-site requests. Not HttpOnly: the tracker's script reads vid.
+    parts.extend(("Secure", "SameSite=None") if secure else ("SameSite=Lax",))
     return b"set-cookie", "; ".join(parts).encode("latin-1")
 
 

@@ -174,6 +174,8 @@ class ShortLinks:
                 return redirect_response(destination, req.method, headers)
             hit = {"last": req.request_uri, "etyp": "redirect", "ename": "short_rdr"}
             event = await track(site, req, hit, SHORT_LINK, path_values={})
-            return redirect_response(target, req.method, headers + visitor_cookies(req, event))
+            return redirect_response(
+                target, req.method, headers + visitor_cookies(site, req, event)
+            )
         except TrackerError as exc:
             return error_response(exc, headers)

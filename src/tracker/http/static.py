@@ -85,7 +85,9 @@ class StaticEndpoint:
         req = from_scope(scope)
         headers: Headers = list(self.site.cors.headers(req.headers.get("origin")))
         if req.method in RECORDING_METHODS:
-            headers.extend(identity_cookies(await self.track(req), secure=req.scheme == "https"))
+            headers.extend(
+                identity_cookies(await self.track(req), secure=self.site.ingest.secure(req))
+            )
         if req.method not in SERVED_METHODS:
             body = error_body(405, "Method not allowed: use GET or HEAD.")
             allow = (b"allow", b"GET, HEAD, POST, PUT")
@@ -109,6 +111,6 @@ class StaticEndpoint:
         """Track the fetch; a failure (counted) never keeps the file from being served."""
         ingest = self.site.ingest
         try:
-            return identity(await ingest.track(ingest.arrive(req, PUB_SOURCE)))
+            return identity((await ingest.track(ingest.arrive(req, PUB_SOURCE))).events)
         except TrackerError:
             return None

@@ -4,7 +4,10 @@ At the upgrade the connection's IP, User-Agent, host, JA4H, cookies, `User` head
 string are fixed; each message is then tracked like a POST to `/tr/`: a client event whose
 body is the message (a JSON object, or an array of objects as a batch). Text frames carry JSON;
 binary frames carry LZ4: a 4-byte little-endian uncompressed length, then one raw LZ4 block.
-The server never sends data frames.
+A message whose events are all stored gets no answer (the Go clients read none). Otherwise the
+server sends one text message: ``{"ok": true, "stored": N, "refused": [{"index", "status",
+"error"}]}`` when some events of a batch were refused (the others are stored), or the JSON error
+``{"ok": false, "error", "status"}`` when none could be.
 
 Unlike the Go tracker (docs/differences.md):
 
@@ -12,8 +15,9 @@ Unlike the Go tracker (docs/differences.md):
   is accepted); otherwise the upgrade is refused with 403;
 * a message, or the length an LZ4 frame declares, over `MaxBodyBytes` closes the connection with
   1009 (message too big); the declared length is checked before anything is decompressed;
-* `null`, non-objects and unreadable messages are skipped (counted as `invalid`), the connection
-  stays open; the literal `null` no longer records an empty event;
+* `null`, non-objects and unreadable messages are skipped (counted as `invalid`, answered with
+  the error), the connection stays open; the literal `null` no longer records an empty event;
+* one bad event in a batch is refused alone: the others are stored (Go dropped the whole frame);
 * when the spool is full the connection is closed with 1013 (try again later), so the client
   knows to resend, instead of events being lost.
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 import logging
 
 import lz4.block
+import orjson
 
 from tracker.errors import InvalidEvent, PayloadTooLarge, TrackerError, Unavailable
 from tracker.http.request import Message, Receive, Scope, Send, from_scope
@@ -82,7 +87,7 @@ class WebSocketEndpoint:
             message = await receive()
             if message["type"] != "websocket.receive":
                 return  # websocket.disconnect
-            code = await self.track(message, arrival)
+            code = await self.track(message, arrival, send)
             if code is not None:
                 await send({"type": "websocket.close", "code": code})
                 return
@@ -96,7 +101,7 @@ class WebSocketEndpoint:
         await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
         await send({"type": "websocket.http.response.body", "body": body})
 
-    async def track(self, message: Message, arrival: Arrival) -> int | None:
+    async def track(self, message: Message, arrival: Arrival, send: Send) -> int | None:
         """Track one message; the close code when the connection must end, else None."""
         ingest = self.site.ingest
         try:
@@ -105,12 +110,24 @@ class WebSocketEndpoint:
                 raise InvalidEvent("The message is empty.")
         except TrackerError as exc:
             ingest.refused(exc)
-            return close_code(exc)
+            return await self.refuse_message(send, exc)
         try:
-            await ingest.track(arrival.restamped(), bodies)
+            tracked = await ingest.track(arrival.restamped(), bodies)
         except TrackerError as exc:
-            return close_code(exc)
+            return await self.refuse_message(send, exc)
+        if tracked.refused:
+            log.debug("WebSocket message: %d of its events refused", len(tracked.refused))
+            await send({"type": "websocket.send", "text": orjson.dumps(tracked.partial()).decode()})
         return None
+
+    async def refuse_message(self, send: Send, exc: TrackerError) -> int | None:
+        """Tell the client why its message was not tracked, unless the connection must end."""
+        code = close_code(exc)
+        if code is None:
+            await send(
+                {"type": "websocket.send", "text": error_body(exc.status, exc.message).decode()}
+            )
+        return code
 
     def payload(self, message: Message) -> bytes:
         """The message's JSON bytes: a text frame as is, a binary frame decompressed from LZ4."""

@@ -27,6 +27,7 @@ IPv6 as dotted IPv4), at a tenth of the cost of `ipaddress`.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable, Mapping
 
@@ -36,6 +37,7 @@ __all__ = [
     "client_ip",
     "cookie_domain",
     "request_host",
+    "request_scheme",
 ]
 
 _V4_MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
@@ -223,11 +225,31 @@ def request_host(host_header: str, headers: Mapping[str, str], peer_trusted: boo
     return _normalise_host(host_header)
 
 
+def request_scheme(scheme: str, headers: Mapping[str, str], peer_trusted: bool) -> str:
+    """``http`` or ``https``: the socket's scheme, or, from a trusted proxy (which may terminate
+    TLS), the first `X-Forwarded-Proto` value or the `Forwarded` header's first ``proto=``."""
+    if peer_trusted:
+        proto = headers.get("x-forwarded-proto", "").partition(",")[0].strip().lower()
+        if not proto:
+            for pair in headers.get("forwarded", "").partition(",")[0].split(";"):
+                name, _, value = pair.partition("=")
+                if name.strip().lower() == "proto":
+                    proto = value.strip().strip('"').lower()
+        if proto in ("http", "https"):
+            return proto
+    return "https" if scheme in ("https", "wss") else "http"
+
+
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?")
+
+
 def cookie_domain(host: str) -> str | None:
     """`Domain` for the vid cookie: the last two labels of `host` (`tr.sfpl.io` → `sfpl.io`).
 
     None for IP literals, single-label hosts such as `localhost` (browsers reject
-    `Domain=localhost`) and malformed hosts. Like the Go tracker, no public-suffix list is used,
+    `Domain=localhost`) and anything that is not a valid host name (letters, digits, `-` and `_`
+    in labels of at most 63 characters): the `Host` header is the client's, and a `;` or a space
+    in it must never reach a `Set-Cookie` header. Like the Go tracker, no public-suffix list is used,
     so `a.example.co.uk` gives `co.uk`, which browsers reject; serve such sites from a host
     whose last two labels are the registrable domain.
     """
@@ -235,6 +257,8 @@ def cookie_domain(host: str) -> str | None:
     if not host or ":" in host or host.startswith("["):
         return None
     labels = host.split(".")
-    if len(labels) < 2 or not labels[-1] or not labels[-2] or labels[-1].isdigit():
+    if len(labels) < 2 or len(host) > 253 or not all(_LABEL.fullmatch(x) for x in labels):
+        return None
+    if labels[-1].isdigit():
         return None  # an all-digit last label means an IPv4 literal (no TLD is numeric)
     return f"{labels[-2]}.{labels[-1]}"

@@ -72,6 +72,7 @@ class NormaliseContext:
     )
     cflags_marketing: int = 0  # CFlagsMarketing: bits an event needs to be sent to Facebook
     cflags_ignore: bool = False  # CFlagsIgnore: events without cflags may be sent to Facebook
+    max_param_keys: int = 100  # MaxParamKeys: keys kept in params (and in targets), all depths
 
 
 @dataclass(slots=True)
@@ -115,6 +116,7 @@ class Event:
     # clear values are dropped in step 9) and the client's agent and IP, which the Conversions
     # API takes in clear; None otherwise (docs/facebook.md says what is kept and for how long).
     marketing: dict[str, str] | None = None
+    dropped_keys: int = 0  # params and targets keys over MaxParamKeys, left out (and counted)
 
 
 def check_types(values: Values) -> None:
@@ -248,11 +250,17 @@ def normalise(
     event_params = params.build_params(v, v.get("params"))
     # Parsed values go to the columns only (params holds what the client sent), and the bot flag,
     # which has no column in the Go schema, goes to params only when set.
+    # Bounded here, so that what is kept is what is stored: hostile clients cannot grow the
+    # store's JSON paths (files on disk) without limit, one event at a time.
+    targets = dict(_object(v.get("targets")))
+    dropped_keys = params.cap_keys(event_params, ctx.max_param_keys) + params.cap_keys(
+        targets, ctx.max_param_keys
+    )
     for key, parsed in (("os", agent.os), ("device", agent.device)):
         if parsed and not v.get(key):
             v[key] = parsed
     if agent.is_bot:
-        event_params["bot"] = True
+        event_params["bot"] = True  # ours, after the bound: never crowded out by client keys
 
     ip = origin.ip
     meta = None
@@ -282,7 +290,7 @@ def normalise(
         created_at=origin.now,
         values=v,
         params=event_params,
-        targets=_object(v.get("targets")),
+        targets=targets,
         url=url_text,
         last=last_text,
         ip="" if ctx.remove_ip else ip,
@@ -304,6 +312,7 @@ def normalise(
         lat=place.lat,
         lon=place.lon,
         marketing=meta,
+        dropped_keys=dropped_keys,
     )
 
 

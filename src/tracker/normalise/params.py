@@ -29,10 +29,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
-__all__ = ["EXCLUDED_KEYS", "build_params", "convert_value"]
+__all__ = ["EXCLUDED_KEYS", "build_params", "cap_keys", "convert_value"]
 
 # The keys Go deleted from params (de-identification and column duplicates), in Go's order.
 # fmt: off
@@ -212,3 +213,43 @@ def build_params(top_level: Mapping[str, object], nested: object) -> dict[str, o
             if not (isinstance(key, str) and key.lower() in EXCLUDED_KEYS):
                 merged[key] = value
     return _convert_object(merged, 0)
+
+
+def cap_keys(obj: dict[str, Any], limit: int) -> int:
+    """Keep the first ``limit`` keys of ``obj`` and drop the rest in place; return how many went.
+
+    Every key counts, at every depth and inside arrays (each becomes a path in the store's JSON
+    column), taken depth first in the order the client sent them. Bounds what one event can add
+    to the store (`MaxParamKeys`); the store's JSON type bounds what all events add together.
+    """
+    if len(obj) <= limit and not any(isinstance(v, dict | list) for v in obj.values()):
+        return 0
+    budget = [limit]
+    return _cap_object(obj, budget)
+
+
+def _cap_object(obj: dict[str, Any], budget: list[int]) -> int:
+    dropped = 0
+    for key in list(obj):
+        if budget[0] <= 0:
+            dropped += 1 + _count_keys(obj.pop(key))
+            continue
+        budget[0] -= 1
+        dropped += _cap_value(obj[key], budget)
+    return dropped
+
+
+def _cap_value(value: object, budget: list[int]) -> int:
+    if isinstance(value, dict):
+        return _cap_object(value, budget)
+    if isinstance(value, list):
+        return sum(_cap_value(item, budget) for item in value)
+    return 0
+
+
+def _count_keys(value: object) -> int:
+    if isinstance(value, dict):
+        return len(value) + sum(_count_keys(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_count_keys(item) for item in value)
+    return 0

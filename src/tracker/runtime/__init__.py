@@ -5,7 +5,26 @@ ingest.py    Ingest: the one way a source records events (normalise, plan, spool
 policies.py  each table's batch policy from the defaults and config.json
 """
 
-from tracker.runtime.ingest import RECORDING_METHODS, Arrival, Identity, Ingest, Source, identity
+from tracker.runtime.ingest import (
+    RECORDING_METHODS,
+    Arrival,
+    Identity,
+    Ingest,
+    Refusal,
+    Source,
+    Tracked,
+    identity,
+)
 from tracker.runtime.runtime import Runtime
 
-__all__ = ["RECORDING_METHODS", "Arrival", "Identity", "Ingest", "Runtime", "Source", "identity"]
+__all__ = [
+    "RECORDING_METHODS",
+    "Arrival",
+    "Identity",
+    "Ingest",
+    "Refusal",
+    "Runtime",
+    "Source",
+    "Tracked",
+    "identity",
+]

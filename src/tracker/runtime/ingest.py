@@ -6,10 +6,14 @@ the rest, the same way for all of them:
 
 1. `arrive`: what the request tells before any body, its `Origin` (client IP, host, agent, JA4H,
    clock) and its value map (``User`` header < cookies < path pairs < query);
-2. one value map per body, merged over that, each normalised into a trusted `Event`;
+2. one value map per body, merged over that, each normalised into a trusted `Event`; a body
+   that cannot be (a bad value, a bug of ours) is refused on its own, and the others go on: one
+   bad event never costs the good ones. `track` returns what was stored and what was refused,
+   with the reason, so each source can tell its client (`Tracked`);
 3. the write plan's rows of every event, appended to the spool in one entry (the acknowledgement
    point: `track` returns once they are as safe as ``SpoolMode`` promises);
-4. metrics: events recorded, or the drop counted by reason when anything fails.
+4. metrics: events recorded, or the drop counted by reason when anything fails; params keys over
+   ``MaxParamKeys`` counted too.
 
 Rows that are not events (payments, consent records, short-link changes) go through `store`,
 which keeps steps 3 and 4.
@@ -62,6 +66,40 @@ class Arrival:
     def restamped(self) -> Arrival:
         """The same arrival with the clock read again (each WebSocket message is its own event)."""
         return dataclasses.replace(self, origin=dataclasses.replace(self.origin, now=now_ms()))
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A body `track` did not record, by its index in the request, and why."""
+
+    index: int
+    error: TrackerError
+
+    def as_json(self) -> dict[str, object]:
+        return {"index": self.index, "status": self.error.status, "error": self.error.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    """What `track` did with a request's bodies: the events stored, and the bodies refused."""
+
+    events: list[Event]
+    refused: list[Refusal]
+    count: int  # bodies in the request
+
+    def ids(self) -> list[Uuid | None]:
+        """Each body's event id, in the request's order; None where it was refused."""
+        stored = iter(self.events)
+        refused = {r.index for r in self.refused}
+        return [None if i in refused else next(stored).eid for i in range(self.count)]
+
+    def partial(self) -> dict[str, object]:
+        """The answer that tells a client which of its events were refused, and why."""
+        return {
+            "ok": True,
+            "stored": len(self.events),
+            "refused": [r.as_json() for r in self.refused],
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +168,12 @@ class Ingest:
             now=now_ms(),
         )
 
+    def secure(self, req: RawRequest) -> bool:
+        """Whether the client reached us over HTTPS: the scheme of the socket, or the one a
+        trusted proxy that terminates TLS names (``X-Forwarded-Proto``, ``Forwarded: proto=``)."""
+        trusted = self.trusted_proxies.contains(req.peer)
+        return client.request_scheme(req.scheme, req.headers, trusted) == "https"
+
     def host(self, req: RawRequest) -> str:
         """The request's host, lowercased without its port (forwarded only from trusted proxies)."""
         trusted = self.trusted_proxies.contains(req.peer)
@@ -153,25 +197,33 @@ class Ingest:
     # -- recording ------------------------------------------------------------------------------
     async def track(
         self, arrival: Arrival, bodies: Sequence[Mapping[str, Any]] | None = None
-    ) -> list[Event]:
+    ) -> Tracked:
         """Normalise one event per body (one event when there is none), plan and spool their rows.
 
-        Raises TrackerError (the drop counted) when the request cannot be recorded.
+        A body that cannot be normalised is refused alone (counted as ``invalid``) and listed in
+        the result. Raises TrackerError (the drop counted) when nothing can be recorded: every
+        body refused (the first one's error), or the spool refusing the request.
         """
         started = time.perf_counter_ns()
-        count = len(bodies) if bodies else 1
+        events, refused = self.events(arrival, bodies)
+        if refused:
+            self.metrics.drop("invalid", len(refused))
+        if not events:
+            raise refused[0].error
         try:
-            events = self.events(arrival, bodies)
             await self._append(self._plan(events))
         except TrackerError as exc:
-            self.refused(exc, count)
+            self.refused(exc, len(events))
             raise
         except Exception as exc:  # a bug of ours: the client gets a 500, the server goes on
             log_unexpected(arrival.source.name, exc)
-            self.metrics.drop("invalid", count)
+            self.metrics.drop("invalid", len(events))
             raise TrackerError(INTERNAL_ERROR) from exc
         self.metrics.record_event(len(events), time.perf_counter_ns() - started)
-        return events
+        dropped_keys = sum(event.dropped_keys for event in events)
+        if dropped_keys:
+            self.metrics.dropped_keys["too_many_keys"] += dropped_keys
+        return Tracked(events, refused, len(bodies) if bodies else 1)
 
     def refused(self, exc: TrackerError, count: int = 1) -> None:
         """Count the drop of a request its source refused before `track` (a bad body, say)."""
@@ -185,16 +237,28 @@ class Ingest:
             self.refused(exc)
             raise
 
-    def events(self, arrival: Arrival, bodies: Sequence[Mapping[str, Any]] | None) -> list[Event]:
-        """The normalised event of each body (no I/O: `track` plans and spools them)."""
+    def events(
+        self, arrival: Arrival, bodies: Sequence[Mapping[str, Any]] | None
+    ) -> tuple[list[Event], list[Refusal]]:
+        """The normalised event of each body, and the bodies refused (no I/O: `track` plans and
+        spools the events)."""
         is_server = arrival.source.is_server
-        events = []
-        for body in bodies if bodies is not None else (None,):
+        events: list[Event] = []
+        refused: list[Refusal] = []
+        for index, body in enumerate(bodies if bodies is not None else (None,)):
             event_values = dict(arrival.values)
-            if body:
-                values.merge(event_values, body)
-            events.append(normalise(event_values, arrival.origin, self.ctx, is_server=is_server))
-        return events
+            try:
+                if body:
+                    values.merge(event_values, body)
+                events.append(
+                    normalise(event_values, arrival.origin, self.ctx, is_server=is_server)
+                )
+            except TrackerError as exc:
+                refused.append(Refusal(index, exc))
+            except Exception as exc:  # a bug of ours costs this event only
+                log_unexpected(arrival.source.name, exc)
+                refused.append(Refusal(index, TrackerError(INTERNAL_ERROR)))
+        return events, refused
 
     def _plan(self, events: list[Event]) -> list[Record]:
         records: list[Record] = []

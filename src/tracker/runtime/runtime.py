@@ -90,6 +90,7 @@ def normalise_context(
         marketing=any(facebook_ready(s) for s in settings.enabled("facebook")),
         cflags_marketing=settings.cflags_marketing,
         cflags_ignore=settings.cflags_ignore,
+        max_param_keys=settings.max_param_keys,
     )
 
 

@@ -1,5 +1,5 @@
 """Short constructors for catalogue columns: ``S`` String, ``LC`` LowCardinality(String), ``U``
-UUID, ``DT`` DateTime64(3), ``D`` Date, ``J`` JSON, and so on.
+UUID, ``DT`` DateTime64(3), ``D`` Date, ``J`` JSON, ``JB`` bounded JSON, and so on.
 
 ``S("app")`` is the String column ``app``; a default is given only where the Go schema declares one
 (every other column takes its type's default: '' for strings, the zero UUID, 0, [], false, epoch).
@@ -13,6 +13,12 @@ NOW = "now64(3)"
 EPOCH = "toDateTime64(0, 3)"
 TODAY = "today()"
 EMPTY_OBJECT = "'{}'"  # every JSON column's default
+# A JSON column whose keys clients choose: each distinct key (path) becomes files in every part
+# that holds it, so the paths kept as their own subcolumns, and the types per path, are bounded;
+# the rest share one structure per part (still queryable as `params.key`, a little slower).
+# With ClickHouse's default (1024 paths) hostile keys made ~80,000 files and exhausted the
+# process's file descriptors; with this bound a part has a few hundred files at most.
+BOUNDED_JSON = "JSON(max_dynamic_types=8, max_dynamic_paths=32)"  # as ClickHouse prints it
 NEW_UUID = "generateUUIDv4()"
 
 
@@ -38,6 +44,11 @@ def D(name: str, default: str | None = TODAY) -> Column:
 
 def J(name: str) -> Column:
     return Column(name, "JSON", EMPTY_OBJECT)
+
+
+def JB(name: str) -> Column:
+    """A JSON column filled with keys the client chose (``params``, ``targets``): bounded."""
+    return Column(name, BOUNDED_JSON, EMPTY_OBJECT)
 
 
 def B(name: str) -> Column:
@@ -108,6 +119,7 @@ __all__ = [
     "AF32",
     "AS",
     "AU",
+    "BOUNDED_JSON",
     "DT",
     "EMPTY_OBJECT",
     "EPOCH",
@@ -116,6 +128,7 @@ __all__ = [
     "I16",
     "I32",
     "I64",
+    "JB",
     "LC",
     "NEW_UUID",
     "NOW",
