@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import signal
 import threading
 import uuid
@@ -122,7 +123,8 @@ def test_request_goes_to_proxy_url_with_its_path_query_and_forwarding_headers(
     assert headers["host"] == upstream.url.removeprefix("http://")
     assert headers["x-forwarded-host"] == f"127.0.0.1:{proxy.port}"
     assert headers["x-forwarded-proto"] == "http"
-    assert headers["x-forwarded-for"] == "198.51.100.7, 127.0.0.1"  # trusted peer: appended
+    assert headers["x-forwarded-for"] == "198.51.100.7"  # the client, as TrustedProxies says
+    assert headers["x-real-ip"] == "198.51.100.7"
     assert headers["content-type"] == "application/json"  # ProxyForceJson
 
 
@@ -234,3 +236,73 @@ def test_proxy_url_that_is_not_an_http_url_stops_the_server_with_a_clear_error(
     )
     assert result.returncode == 2
     assert "Config key 'ProxyUrl' has value 'localhost:3030'" in result.stderr
+
+
+def raw_get(server: TrackerServer, target: str) -> int:
+    """GET with the path sent exactly as given (httpx would resolve its dot segments first)."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request("GET", target, headers={"X-Forwarded-For": "198.51.100.60"})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/api/../../etc/passwd",
+        "/api/%2e%2e/%2E%2e/etc/passwd",
+        "/api/x/../../../etc/passwd",
+        "/api/..%2f..%2fetc/passwd",
+        "/api/..%5c..%5cetc/passwd",
+        "/api/.%2e/",
+    ],
+)
+def test_the_proxy_never_leaves_its_prefix(
+    proxy: TrackerServer, upstream: Upstream, target: str
+) -> None:
+    seen = len(upstream.seen)
+    assert raw_get(proxy, target) == 400
+    assert len(upstream.seen) == seen  # nothing reached the upstream
+
+
+def test_dot_segments_inside_the_prefix_are_resolved(
+    proxy: TrackerServer, upstream: Upstream
+) -> None:
+    assert raw_get(proxy, "/api/users/../echo/./x") == 200
+    assert upstream.seen[-1]["path"] == "/base/api/echo/x"
+
+
+def test_client_identity_headers_are_set_from_trusted_proxies_not_passed_on(
+    proxy: TrackerServer, upstream: Upstream, tmp_path: Path
+) -> None:
+    forged = {
+        "X-Real-IP": "6.6.6.1",
+        "Forwarded": "for=6.6.6.2;proto=https",
+        "X-Client-IP": "6.6.6.3",
+        "CF-Connecting-IP": "6.6.6.4",
+        "True-Client-IP": "6.6.6.5",
+        "X-Forwarded-Port": "6666",
+        "X-Forwarded-Server": "6.6.6.6",
+    }
+    untrusted = start(tmp_path, {"ProxyUrl": upstream.url + "/base/"})
+    try:
+        response = httpx.get(untrusted.url + "/api/whoami", headers=forged, timeout=30)
+        assert response.status_code == 200
+        headers = last_seen(upstream, "/base/api/whoami")["headers"]
+        assert not [v for v in headers.values() if "6.6.6" in v or "6666" in v], headers
+        assert (headers["x-forwarded-for"], headers["x-real-ip"]) == ("127.0.0.1", "127.0.0.1")
+        assert headers["x-forwarded-proto"] == "http"  # the Forwarded proto was not believed
+    finally:
+        untrusted.stop()
+
+
+def test_proxied_query_strings_are_not_logged(proxy: TrackerServer, upstream: Upstream) -> None:
+    secret = f"token-{uuid.uuid4().hex}"
+    assert (
+        call(proxy, "GET", f"/api/users/7?access_token={secret}", "198.51.100.61").status_code
+        == 200
+    )
+    assert last_seen(upstream, f"/base/api/users/7?access_token={secret}")
+    assert secret not in proxy.log.read_text()

@@ -8,11 +8,15 @@ matches `ProxyUrlFilter` (a "don't track these" pattern). The body went upstream
 event holds the path pairs after `/api/`, the query, the cookies and the `User` header.
 
 Unlike the Go tracker (see docs/differences.md): the scheme and path of `ProxyUrl` are honoured
-(`http://h/base` + `/api/x` → `http://h/base/api/x`); the upstream sees its own `Host` (the
-client's is in `X-Forwarded-Host`); `X-Forwarded-For` is the client-side peer, appended to the
-incoming value only when the peer is a trusted proxy; an empty `ProxyUrlFilter` tracks every
-request; the limit counts proxied requests in memory (a new IP starts at 0) and a 429 gives its
-slot back.
+(`http://h/base` + `/api/x` → `http://h/base/api/x`); the path is confined under it: dot segments
+(also percent-encoded) are resolved and must stay under `/api/`, and encoded slashes or
+backslashes are refused (400), so `/api/../../etc/passwd` never leaves the prefix; the upstream
+sees its own `Host` (the client's is in `X-Forwarded-Host`); the client-identity headers a client
+could forge (`X-Real-IP`, `Forwarded`, `X-Client-IP`, `CF-Connecting-IP`, `True-Client-IP`,
+`X-Forwarded-*`, …) are dropped and `X-Forwarded-For` and `X-Real-IP` set to the client IP as
+`TrustedProxies` decides it; an empty `ProxyUrlFilter` tracks every request; the limit counts
+proxied requests in memory (a new IP starts at 0) and a 429 gives its slot back. Proxied URLs
+(their query strings may hold tokens) are never logged.
 """
 
 from __future__ import annotations
@@ -26,10 +30,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from tracker.config import ConfigError
-from tracker.errors import TrackerError
+from tracker.errors import BadRequest, TrackerError
 from tracker.http.limits import DailyLimit
 from tracker.http.request import Receive, Scope, Send, from_scope
-from tracker.http.responses import Headers, error_body, respond
+from tracker.http.responses import Headers, error_body, respond, respond_error
 from tracker.http.site import Site
 from tracker.normalise import client
 from tracker.normalise.request import RawRequest
@@ -44,7 +48,15 @@ HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer"}
     | {"transfer-encoding", "upgrade", "proxy-connection"}
 )
-NOT_FORWARDED = HOP_BY_HOP | {"host", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto"}
+# Who the client is: set by us from TrustedProxies, never passed on as the client sent it.
+CLIENT_IDENTITY = frozenset(
+    {"x-real-ip", "forwarded", "x-forwarded", "x-client-ip", "cf-connecting-ip"}
+    | {"true-client-ip", "x-cluster-client-ip", "fastly-client-ip", "x-original-forwarded-for"}
+    | {"x-original-host", "x-host", "x-original-url", "x-rewrite-url"}
+)
+NOT_FORWARDED = HOP_BY_HOP | CLIENT_IDENTITY | {"host"}
+ENCODED_SEPARATORS = re.compile(r"%(2f|5c|00)", re.IGNORECASE)
+DOT_SEGMENTS = {".": ".", "%2e": ".", "..": "..", ".%2e": "..", "%2e.": "..", "%2e%2e": ".."}
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
@@ -65,14 +77,41 @@ def upstream_base(proxy_url: str) -> str:
 
 
 def drop_listed(headers: list[tuple[str, str]], extra: frozenset[str]) -> list[tuple[str, str]]:
-    """Headers without the hop-by-hop ones, those in `extra` and those `Connection` names."""
+    """Headers without the hop-by-hop ones, those in `extra`, every `X-Forwarded-*` and those
+    `Connection` names."""
     named = {
         token.strip().lower()
         for key, value in headers
         if key == "connection"
         for token in value.split(",")
     }
-    return [(k, v) for k, v in headers if k not in extra and k not in named]
+    return [
+        (k, v)
+        for k, v in headers
+        if k not in extra and k not in named and not k.startswith("x-forwarded-")
+    ]
+
+
+def confined_path(raw_path: str) -> str:
+    """The request path with its dot segments resolved (``%2e`` is a dot too); BadRequest when
+    it holds an encoded separator or would leave ``/api/``, as a server behind could read it."""
+    if "\\" in raw_path or ENCODED_SEPARATORS.search(raw_path):
+        raise BadRequest("The /api/ path must not hold encoded slashes, backslashes or NUL.")
+    out: list[str] = []
+    segments = raw_path.split("/")[1:]
+    for index, segment in enumerate(segments):
+        dots = DOT_SEGMENTS.get(segment.lower())
+        if dots == "..":
+            if out:
+                out.pop()
+        elif dots is None:
+            out.append(segment)
+        if dots is not None and index == len(segments) - 1:
+            out.append("")  # "/api/x/.." is the directory "/api/"
+    path = "/" + "/".join(out)
+    if not path.startswith(API_PREFIX):
+        raise BadRequest("The /api/ path leaves /api/ once its '..' segments are resolved.")
+    return path
 
 
 class ProxyEndpoint:
@@ -88,6 +127,8 @@ class ProxyEndpoint:
         self.proxy_options = settings.ignore_proxy_options
         self.limit = DailyLimit(settings.proxy_daily_limit) if settings.proxy_daily_limit else None
         self.client = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False, trust_env=False)
+        # httpx logs every request's URL, query string (tokens) included, at INFO.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -99,6 +140,11 @@ class ProxyEndpoint:
             await respond(send, 200, b"", self.site.cors.preflight(origin))
             return
         headers = [*self.site.cors.headers(origin), HSTS]
+        try:
+            path = confined_path((scope.get("raw_path") or req.path.encode()).decode("latin-1"))
+        except BadRequest as exc:
+            await respond_error(send, exc, headers)
+            return
         if self.limit is not None:
             ip = client.client_ip(req.peer, req.headers, self.site.ingest.trusted_proxies)
             retry_after = self.limit.take(ip)
@@ -108,7 +154,7 @@ class ProxyEndpoint:
                 await respond(send, 429, body, headers, b"application/json")
                 return
         try:
-            await self.forward(req, scope, receive, send, headers)
+            await self.forward(req, path, receive, send, headers)
         except ClientGone:
             return
         if self.untracked is None or not self.untracked.search(req.path):
@@ -116,16 +162,16 @@ class ProxyEndpoint:
 
     def upstream_headers(self, req: RawRequest) -> list[tuple[str, str]]:
         out = drop_listed(req.header_pairs, NOT_FORWARDED)
-        trusted = self.site.ingest.trusted_proxies.contains(req.peer)
-        peer = client.clean_ip(req.peer)
-        incoming = req.headers.get("x-forwarded-for", "").strip()
-        forwarded_for = f"{incoming}, {peer}" if trusted and incoming else peer
+        proxies = self.site.ingest.trusted_proxies
+        trusted = proxies.contains(req.peer)
+        ip = client.client_ip(req.peer, req.headers, proxies)
         host = req.headers.get("x-forwarded-host") if trusted else None
-        proto = req.headers.get("x-forwarded-proto") if trusted else None
+        proto = client.request_scheme(req.scheme, req.headers, trusted)
         out += [
-            ("x-forwarded-for", forwarded_for),
+            ("x-forwarded-for", ip),
+            ("x-real-ip", ip),
             ("x-forwarded-host", host or req.headers.get("host", "")),
-            ("x-forwarded-proto", proto or req.scheme),
+            ("x-forwarded-proto", proto),
             ("x-origin-host", self.upstream_host),
         ]
         if self.force_json:
@@ -134,10 +180,9 @@ class ProxyEndpoint:
         return out
 
     async def forward(
-        self, req: RawRequest, scope: Scope, receive: Receive, send: Send, headers: Headers
+        self, req: RawRequest, path: str, receive: Receive, send: Send, headers: Headers
     ) -> None:
-        raw_path: bytes = scope.get("raw_path") or req.path.encode()
-        url = self.base + raw_path.decode("latin-1")
+        url = self.base + path
         if req.query_string:
             url += "?" + req.query_string
         has_body = "content-length" in req.headers or "transfer-encoding" in req.headers

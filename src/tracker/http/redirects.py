@@ -6,7 +6,8 @@ redirects: ``url`` must be a path on this host (``/…``) or an http(s) URL whos
 ``Domains`` or matches ``RedirectAllowHosts`` (exact names, ``*.example.com`` for subdomains, ``*``
 for any host); anything else is a 400. Without ``url``,
 ``DefaultRedirect`` is used; when it is empty or points at ``/rdr/`` or ``/xrdr/`` itself the
-answer is 404, never a redirect loop.
+answer is 404, never a redirect loop. ``url`` is resolved the way a browser resolves it before it
+is checked (`AllowList.check`), and the Location sent is what was checked.
 
 The admin API, authenticated as ``tracker.accounts`` describes:
 
@@ -26,6 +27,7 @@ import asyncio
 import re
 from urllib.parse import urlsplit
 
+from ada_url import URL
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -68,6 +70,9 @@ HISTORY_SQL = (
 
 
 SOURCES = {"rdr": Source("/rdr/", is_server=True), "xrdr": Source("/xrdr/", is_server=False)}
+THIS_HOST = "tracker.invalid"  # stands for this host while a target is resolved
+RESOLVE_BASES = (f"https://{THIS_HOST}/tr/", f"http://{THIS_HOST}/tr/")
+WHATWG_STRIPPED = "".join(map(chr, range(0x21)))  # leading C0 controls and spaces
 
 
 class AllowList:
@@ -84,27 +89,46 @@ class AllowList:
         return self.any or host in self.exact or host.endswith(self.suffixes)
 
     def check(self, target: str) -> str:
-        """``target`` when it is a safe redirect; BadRequest otherwise."""
-        if any(ord(ch) <= 0x20 or ord(ch) == 0x7F or ch == "\\" for ch in target):
-            raise BadRequest("Redirect target 'url' holds spaces, control characters or '\\'.")
-        try:
-            parts = urlsplit(target)
-        except ValueError:
-            raise BadRequest("Redirect target 'url' is not a URL.") from None
-        if not parts.scheme and not parts.netloc:
-            if target.startswith("/"):
-                return target  # a path on this host
+        """The Location for ``target`` when it is a safe redirect; BadRequest otherwise.
+
+        The target is resolved as a browser resolves a Location (the WHATWG URL rules, by
+        ada-url): tabs and newlines removed, backslashes taken as slashes, extra slashes,
+        percent-encoding, schemes without slashes. It is resolved against an https and an http
+        page, and both must land on this host (a path) or on the same allowed host; otherwise
+        ``///evil.com``, ``/\\evil.com`` or ``http:evil.com`` would pass as paths and take the
+        visitor elsewhere. The answer is the resolved URL, so the browser follows exactly what
+        was checked.
+        """
+        resolved = []
+        for base in RESOLVE_BASES:
+            try:
+                url = URL(target, base)
+            except ValueError:
+                raise BadRequest("Redirect target 'url' is not a URL.") from None
+            if url.protocol not in ("http:", "https:"):
+                raise BadRequest(
+                    "Redirect target 'url' must be an http(s) URL or a path starting with '/'."
+                )
+            resolved.append(url)
+        hosts = {url.hostname for url in resolved}
+        if hosts == {THIS_HOST}:
+            if target.strip(WHATWG_STRIPPED)[:1] not in ("/", "\\"):
+                raise BadRequest(
+                    "Redirect target 'url' must be an http(s) URL or a path starting with '/'."
+                )
+            url = resolved[0]
+            path = url.pathname + url.search + url.hash
+            return "/." + path if path.startswith("//") else path  # never a host of its own
+        if len(hosts) != 1:
+            raise BadRequest("Redirect target 'url' is ambiguous: give a full http(s) URL.")
+        [host] = hosts
+        if not self.allows(host):
             raise BadRequest(
-                "Redirect target 'url' must be an http(s) URL or a path starting with '/'."
-            )
-        if parts.scheme.lower() not in ("http", "https", "") or not parts.hostname:
-            raise BadRequest("Redirect target 'url' must be an http(s) URL with a host.")
-        if not self.allows(parts.hostname):
-            raise BadRequest(
-                f"Redirect target host {parts.hostname[:100]!r} is not allowed: "
+                f"Redirect target host {host[:100]!r} is not allowed: "
                 "add it to RedirectAllowHosts (or Domains) in config.json."
             )
-        return target
+        href: str = resolved[0].href
+        return href
 
 
 def fallback(default_redirect: str) -> str:
