@@ -38,8 +38,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     from tracker.consume import consumers
     from tracker.http.app import TrackerApp
+    from tracker.http.limits import raise_open_files_limit
     from tracker.http.servers import Servers
 
+    raise_open_files_limit()  # first: the connection cap of server_options follows the limit
     servers = Servers(settings)  # the listeners and their certificates (a bad one stops here)
     servers.bind()  # a taken port stops start-up before the data directory is touched
     app = TrackerApp(settings)

@@ -6,11 +6,16 @@
 * `DailyLimit` is `ProxyDailyLimit`: it counts the proxied requests themselves, per client IP and
   UTC day, in memory on this node, so a new IP starts at 0 (Go counted client events only and
   treated an IP without a row as over the limit).
-* `server_options` maps the listener settings onto uvicorn. uvicorn's httptools protocol has
-  no header-size limit and no read timeouts, so `LimitedHttpTools` adds `MaxHeaderBytes` (431) and
-  `ReadHeaderTimeoutSeconds` / `ReadTimeoutSeconds` (408, or the connection is closed once the
-  response has started). `IdleTimeoutSeconds` is uvicorn's keep-alive timeout. uvicorn has no
-  write timeout, so `WriteTimeoutSeconds` is not enforced.
+* `server_options` maps the listener settings onto uvicorn: it is the one place that does. uvicorn's
+  httptools protocol has no header-size limit, no read or write timeouts and no cap on open
+  sockets, so `LimitedHttpTools` adds `MaxHeaderBytes` (431), `ReadHeaderTimeoutSeconds` /
+  `ReadTimeoutSeconds` (408, or the connection is closed once the response has started),
+  `WriteTimeoutSeconds` (a response the client stops reading for that long: the connection is
+  closed) and `MaxOpenConnections` (a socket over the cap gets a 503 with `Retry-After: 1` at
+  once and is closed: idle sockets cannot take every descriptor and deny service to everyone).
+  `IdleTimeoutSeconds` is uvicorn's keep-alive timeout. The defaults are what a public endpoint
+  needs (docs/limits.md).
+* `raise_open_files_limit` lifts the soft open-file limit to the hard one at start-up.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import resource
 import time
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +41,10 @@ DAY_SECONDS = 86_400
 DAILY_LIMIT_MAX_IPS = 200_000  # ~30 MB of counters; beyond it new IPs pass uncounted (logged)
 NO_SLOT_PATHS = frozenset({"/status", "/ping", "/clear", "/health", "/metrics"})
 UVICORN_KEEP_ALIVE = 5  # uvicorn's default, used when neither IdleTimeout nor ReadTimeout is set
+MAX_OPEN_CONNECTIONS = 10_000  # the automatic cap's ceiling (MaxOpenConnections 0)
+OPEN_FILES_CEILING = 1_048_576  # what the soft limit is raised to when the hard one is unlimited
+BUSY_MESSAGE = "Too many open connections on this node; retry shortly."
+TURN_AWAY_SECONDS = 0.5  # a socket over the cap is closed this long after its 503
 
 
 class Slots:
@@ -101,11 +111,14 @@ class DailyLimit:
 
 
 class LimitedHttpTools(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a header-size limit and header and request read timeouts."""
+    """uvicorn's httptools protocol with a header-size limit, read and write timeouts and a cap
+    on open sockets."""
 
     max_header_bytes = 1_048_576
     header_timeout: float | None = None
     read_timeout: float | None = None
+    write_timeout: float | None = None
+    max_connections: int = 0  # open sockets (HTTP and WebSocket) of this server; 0: no cap
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -114,6 +127,7 @@ class LimitedHttpTools(HttpToolsProtocol):
         self._head_done = False
         self._head_too_large = False
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._over_cap = False
 
     def _start(self, name: str, seconds: float | None) -> None:
         if seconds and name not in self._timers:
@@ -129,8 +143,8 @@ class LimitedHttpTools(HttpToolsProtocol):
         self._timers.pop(name, None)
         if self.transport.is_closing():
             return
-        if self._head_done:
-            self.transport.close()  # mid-body: the handler sees a disconnect
+        if self._head_done or name == "write":
+            self.transport.close()  # mid-body or mid-response: the handler sees a disconnect
         else:
             self._refuse(408, "The request was not received in time.")
 
@@ -155,13 +169,40 @@ class LimitedHttpTools(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if self.max_connections and len(self.connections) > self.max_connections:
+            self._turn_away()
+            return
         self._start("head", self.header_timeout)  # a client that connects and sends nothing
 
+    def _turn_away(self) -> None:
+        """Answer 503 at once (the client knows to retry), read and drop what the client sends
+        meanwhile, and close after a moment: closing with its request unread would reset the
+        connection before the client could read the answer."""
+        self._over_cap = True
+        body = error_body(503, BUSY_MESSAGE)
+        self.transport.write(
+            b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\nretry-after: 1\r\nconnection: close\r\n\r\n%s"
+            % (len(body), body)
+        )
+        self.loop.call_later(TURN_AWAY_SECONDS, self.transport.close)
+
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel("head", "read")
+        self._cancel("head", "read", "write")
         super().connection_lost(exc)
 
+    def pause_writing(self) -> None:
+        """The client stopped reading (the socket's buffer is full): it has `write_timeout`."""
+        super().pause_writing()
+        self._start("write", self.write_timeout)
+
+    def resume_writing(self) -> None:
+        self._cancel("write")
+        super().resume_writing()
+
     def data_received(self, data: bytes) -> None:
+        if self._over_cap:
+            return  # turned away: the answer is sent, the request is not read
         in_head = not self._head_done
         if in_head:
             self._start("head", self.header_timeout)
@@ -206,8 +247,35 @@ class LimitedHttpTools(HttpToolsProtocol):
         self._head_done = False
 
     def handle_websocket_upgrade(self) -> None:
-        self._cancel("head", "read")  # like Go, an upgraded connection has no deadlines
+        self._cancel("head", "read", "write")  # like Go, an upgraded connection has no deadlines
         super().handle_websocket_upgrade()
+
+
+def open_connections_cap(settings: Settings) -> int:
+    """`MaxOpenConnections`, or half the open-file limit (the store needs the rest), at most
+    MAX_OPEN_CONNECTIONS."""
+    if settings.max_open_connections:
+        return settings.max_open_connections
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_OPEN_CONNECTIONS
+    return max(min(soft // 2, MAX_OPEN_CONNECTIONS), 64)
+
+
+def raise_open_files_limit() -> int:
+    """Lift the soft open-file limit to the hard one (the store opens many files, and each
+    client socket is one); return the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = OPEN_FILES_CEILING if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-file limit from %d to %d: %s", soft, target, exc)
+            return soft
+        log.info("open-file limit raised from %d to %d", soft, target)
+        return target
+    return soft
 
 
 def http_protocol(settings: Settings) -> type[LimitedHttpTools]:
@@ -221,6 +289,8 @@ def http_protocol(settings: Settings) -> type[LimitedHttpTools]:
     Configured.max_header_bytes = settings.max_header_bytes or 1_048_576
     Configured.header_timeout = header
     Configured.read_timeout = read
+    Configured.write_timeout = settings.write_timeout_seconds or None
+    Configured.max_connections = open_connections_cap(settings)
     return Configured
 
 
