@@ -151,7 +151,8 @@ def credentials(
     uid_text, password = pair
     uid = parse_uuid(uid_text)
     if uid is None:
-        raise BadRequest(f"The account id {uid_text[:64]!r} is not a UUID.")
+        # Not echoed: a client that swapped the fields would see its password in the answer.
+        raise BadRequest("The account id is not a UUID (expected e.g. 0b9d1c3e-…-8f2a).")
     if not password:
         raise Unauthorized(WRONG)
     return Credentials(uid, password)

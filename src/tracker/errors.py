@@ -9,7 +9,7 @@
     ├── NotFound (404)                no route, file, short link or record here
     ├── MethodNotAllowed (405)        the route does not take this method
     ├── PayloadTooLarge (413)         body over MaxBodyBytes
-    ├── TooManyRequests (429)         too many tries (dashboard logins); carries Retry-After
+    ├── TooManyRequests (429)         too many tries (logins); carries Retry-After
     ├── Unavailable (503)             we cannot take the event now; carries Retry-After
     │   └── SpoolFailed (503)         the disk refused the spool's write or sync
     ├── ConfigError                   (tracker.config) a bad config.json / env / flag value

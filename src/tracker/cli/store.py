@@ -68,7 +68,9 @@ def add_parsers(commands: Commands) -> None:
     add_common(accounts)
     accounts.add_argument("--uid", help="the account id (a UUID); default: a new random one")
     accounts.add_argument(
-        "--password", required=True, help="the password; '-' reads one line from stdin"
+        "--password",
+        help="'-' reads the password as one line from stdin; left out, it is asked for at a "
+        "prompt (twice, not shown). A password written here is seen by every user in `ps`",
     )
 
 
@@ -178,12 +180,30 @@ def cmd_console(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
 
+def read_password(given: str | None) -> str:
+    """The new account's password: from stdin (``-``), a prompt (left out), or as given."""
+    if given == "-":
+        return sys.stdin.readline().rstrip("\r\n")
+    if given is not None:
+        return given
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "No terminal to ask for the password: give it on stdin with --password - "
+            "(e.g. `tracker accounts add --password - < file`)."
+        )
+    import getpass
+
+    password = getpass.getpass("Password for the new account: ")
+    if getpass.getpass("The same password again: ") != password:
+        raise UsageError("The two passwords differ; nothing was added.")
+    return password
+
+
 def cmd_accounts(args: argparse.Namespace) -> int:
     from tracker.accounts import new_account
 
     settings = settings_from(args)
-    password = sys.stdin.readline().rstrip("\r\n") if args.password == "-" else args.password
-    uid, sql = new_account(args.uid, password)
+    uid, sql = new_account(args.uid, read_password(args.password))
 
     def local(sink: Sink) -> bytes:
         sink.open()

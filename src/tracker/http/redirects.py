@@ -32,8 +32,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tracker.accounts import Accounts, credentials
-from tracker.errors import BadRequest, MethodNotAllowed, NotFound
+from tracker.accounts import Accounts, Credentials, credentials
+from tracker.errors import BadRequest, MethodNotAllowed, NotFound, TooManyRequests, Unauthorized
 from tracker.http import request as raw
 from tracker.http.api import (
     ALL_METHODS,
@@ -53,6 +53,8 @@ from tracker.http.dashboard.auth import SESSION_COOKIE, same_origin
 from tracker.http.dashboard.ui import DashboardUI
 from tracker.http.shortlinks import ShortLinks
 from tracker.http.site import Site
+from tracker.http.throttle import FailureLimit
+from tracker.normalise import client
 from tracker.normalise.event import now_ms
 from tracker.normalise.ids import Uuid
 from tracker.normalise.request import RawRequest
@@ -148,6 +150,31 @@ def routes(site: Site, links: ShortLinks, ui: DashboardUI | None = None) -> list
     allow = AllowList(settings.domains, settings.redirect_allow_hosts)
     accounts = Accounts(site.rt.sink.query)
     default = settings.default_redirect
+    per_ip = FailureLimit(settings.auth_failures_per_ip)
+    per_account = FailureLimit(settings.auth_failures_per_account)
+
+    async def authenticate(req: RawRequest, pair: list[str]) -> Credentials:
+        """The request's credentials, checked; 429 once its IP or account failed too often."""
+        ip = client.client_ip(req.peer, req.headers, site.ingest.trusted_proxies)
+        wait = per_ip.retry_after(ip)
+        if wait is not None:
+            raise TooManyRequests("Too many failed logins from this IP; retry later.", wait)
+        try:
+            creds = credentials(req.headers, *(pair if pair else (None, None)))
+        except (Unauthorized, BadRequest):
+            per_ip.failed(ip)
+            raise
+        wait = per_account.retry_after(creds.uid)
+        if wait is not None:
+            raise TooManyRequests("Too many failed logins to this account; retry later.", wait)
+        try:
+            await asyncio.to_thread(accounts.authenticate, creds)
+        except Unauthorized:
+            per_ip.failed(ip)
+            per_account.failed(creds.uid)
+            raise
+        per_ip.succeeded(ip)
+        return creds
 
     def redirect_route(source: Source) -> Endpoint:
         async def handle(request: Request) -> Response:
@@ -167,9 +194,7 @@ def routes(site: Site, links: ShortLinks, ui: DashboardUI | None = None) -> list
             if uid is not None:
                 same_origin(req.headers, site.ingest.host(req))
                 return uid
-        creds = credentials(req.headers, *(pair if pair else (None, None)))
-        await asyncio.to_thread(accounts.authenticate, creds)
-        return creds.uid
+        return (await authenticate(req, pair)).uid
 
     async def create(request: Request, segments: list[str]) -> Response:
         if request.method != "POST":
