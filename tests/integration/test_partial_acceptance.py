@@ -3,7 +3,10 @@ learns which were refused and why, over HTTP and over the WebSocket."""
 
 from __future__ import annotations
 
+import base64
+import os
 import signal
+import socket
 import uuid
 from collections.abc import Iterator
 
@@ -12,7 +15,7 @@ import orjson
 import pytest
 from websockets.sync.client import connect
 
-from conftest import FAST_BATCHES, TrackerServer
+from conftest import FAST_BATCHES, TrackerServer, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -83,3 +86,25 @@ def test_websocket_stores_the_valid_events_and_answers_what_it_refused(
         ws.send(orjson.dumps({"vid": vid, "ename": {"y": 2}}).decode())
         assert orjson.loads(ws.recv(timeout=20))["status"] == 400  # the next message is this
     assert stored(served, vid, 3) == ["a", "b", "c"]
+
+
+def test_a_text_frame_that_is_not_utf8_closes_with_1007_and_logs_one_line(
+    served: TrackerServer,
+) -> None:
+    with socket.create_connection(("127.0.0.1", served.port), timeout=20) as sock:
+        key = base64.b64encode(os.urandom(16))
+        sock.sendall(
+            b"GET /tr/v1/ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n" % key
+        )
+        assert sock.recv(4096).startswith(b"HTTP/1.1 101 ")
+        payload, mask = b'{"ename": "\xff\xfe"}', os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+        assert sock.recv(4096)[:4] == b"\x88\x02" + (1007).to_bytes(2, "big")
+    log = wait_until(
+        "the server logs the bad frame",
+        lambda: served.log.read_text(),
+        lambda text: "Invalid UTF-8" in text,
+    )
+    assert "Traceback" not in log

@@ -294,6 +294,25 @@ def http_protocol(settings: Settings) -> type[LimitedHttpTools]:
     return Configured
 
 
+class OneLineProtocolErrors(logging.Filter):
+    """uvicorn logs a whole traceback for every WebSocket text frame that is not UTF-8 (a client's
+    mistake, answered with close code 1007): one line is enough."""
+
+    MESSAGES = frozenset({"Invalid UTF-8 sequence received from client."})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg in self.MESSAGES:
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def quiet_protocol_errors() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, OneLineProtocolErrors) for f in logger.filters):
+        logger.addFilter(OneLineProtocolErrors())
+
+
 def ws_max_size(limit: int) -> int:
     """Largest WebSocket frame: an LZ4 frame of `limit` incompressible bytes is a little longer."""
     return limit + limit // 255 + 64
@@ -301,6 +320,7 @@ def ws_max_size(limit: int) -> int:
 
 def server_options(settings: Settings, ws_limit: int) -> dict[str, Any]:
     """uvicorn.Config keyword arguments for the listener's limits and timeouts."""
+    quiet_protocol_errors()
     return {
         "http": http_protocol(settings),
         "ws": "websockets-sansio",
