@@ -14,7 +14,6 @@ import orjson
 
 from conftest import FAST_BATCHES, TrackerServer, wait_until
 from tracker.config import load_settings
-from tracker.http.limits import raise_open_files_limit
 
 CAP = 8
 BIG_FILE_BYTES = 32 * 2**20
@@ -29,6 +28,8 @@ def test_a_public_endpoint_has_timeouts_without_any_config() -> None:
 
 
 def test_the_open_file_limit_is_raised_to_the_hard_limit() -> None:
+    from tracker.http.limits import raise_open_files_limit
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     lowered = min(1024, hard)
     resource.setrlimit(resource.RLIMIT_NOFILE, (lowered // 2, hard))
