@@ -277,9 +277,11 @@ class Runtime:
     def problems(self) -> list[str]:
         """What keeps events from being taken or stored, besides the store's own health check:
         a writer that cannot make progress, a spool that cannot take writes."""
-        out = []
-        if (error := self.writer.failing) is not None:
-            out.append(f"the {self.sink.name} writer cannot make progress: {error}")
+        out = [
+            f"the {writer.sink.name} writer cannot make progress: {writer.failing}"
+            for writer in (self.writer, *self.backends)
+            if writer.failing is not None
+        ]
         if (reason := self.spool.refusing()) is not None:
             out.append(reason)
         return out
