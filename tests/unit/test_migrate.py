@@ -74,7 +74,11 @@ def counts(query: Any, tables: list[str]) -> dict[str, int]:
 
 def test_a_fresh_store_is_created_whole_and_a_second_run_changes_nothing(store: Store) -> None:
     first = migrate(store.query)
-    assert (first.origin, first.from_version, first.to_version) == (Origin.EMPTY, None, 2)
+    assert (first.origin, first.from_version, first.to_version) == (
+        Origin.EMPTY,
+        None,
+        CURRENT_VERSION,
+    )
     # database, objects (and dashboard_shares, the tracker's own), version
     assert len(first.steps) == 1 + 68 + 1 + 19 + 5 + 34 + 1
     live = introspect(store.query, DB)
@@ -128,11 +132,15 @@ def test_a_migration_changes_a_column_type_in_place_and_keeps_the_values(store: 
         f'INSERT INTO {DB}.events (ename, params) VALUES (\'x\', \'{{"plan": "pro", "n": 3}}\')'
     )
     bounded = Column("params", "JSON(max_dynamic_paths=16)", "'{}'")
-    later = (*MIGRATIONS, Migration(3, "bound params", (ModifyColumn("events", bounded),)))
+    later = (
+        *MIGRATIONS,
+        Migration(CURRENT_VERSION + 1, "bound params", (ModifyColumn("events", bounded),)),
+    )
     plan = migrate(store.query, migrations=later)
     assert [step.why for step in plan.steps] == [
-        "change events.params from JSON to JSON(max_dynamic_paths=16)",
-        "record schema version 3",
+        "change events.params from JSON(max_dynamic_types=8, max_dynamic_paths=32)"
+        " to JSON(max_dynamic_paths=16)",
+        f"record schema version {CURRENT_VERSION + 1}",
     ]
     (row,) = store.rows(
         f"SELECT toTypeName(params) AS type, params.plan AS plan, params.n AS n FROM {DB}.events"
@@ -183,7 +191,8 @@ def test_a_go_tracker_database_is_adopted_without_losing_a_row(go_cluster: ChdbC
         "create table users_local",
         "create table users",
         "create materialized view permissions_by_ref",
-        "record schema version 2",
+        "change events_local.params from JSON to JSON(max_dynamic_types=8, max_dynamic_paths=32)",
+        f"record schema version {CURRENT_VERSION}",
     ):
         assert done in whys
     # On one chDB node the engines lose "Replicated"; the engine and the partition key are kept.
@@ -211,7 +220,7 @@ def test_a_go_tracker_database_is_adopted_without_losing_a_row(go_cluster: ChdbC
     # The Go markers stay; ours is added.
     assert go_cluster.rows(f"SELECT name, seq FROM {DB}.sequences ORDER BY name") == [
         {"name": "DB_VER", "seq": 3},
-        {"name": "TRACKER_SCHEMA_VER", "seq": 2},
+        {"name": "TRACKER_SCHEMA_VER", "seq": CURRENT_VERSION},
     ]
     # Every object of the Go schema is there now (plus visitor_interests, dashboard_shares and
     # their twins).

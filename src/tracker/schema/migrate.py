@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from tracker.errors import SinkUnreachable, TrackerError
+from tracker.schema.columns import JB
 from tracker.schema.live import (
     VERSION_KEY,
     Form,
@@ -103,6 +104,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             RenameColumn("events", "auth", "auth_id"),
             *(ModifyColumn("visitor_interests", Column(name, "Float64")) for name in _CONFIDENCE),
         ),
+    ),
+    Migration(
+        3,
+        "bounded dynamic paths in events.params and events.targets (keys chosen by clients)",
+        (ModifyColumn("events", JB("params")), ModifyColumn("events", JB("targets"))),
     ),
 )
 
