@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
-from tests.conftest import TrackerServer
+from tests.conftest import TrackerServer, cli
 
 # The shape of the Go tracker's shipped config.json: its ClickHouse entry carries the batching
 # keys (BatchFlushInterval in milliseconds), the other backends are disabled (a trailing `_`, or
@@ -111,3 +112,33 @@ def test_the_go_config_warnings_are_printed_once_by_serve(go_server: TrackerServ
     assert len(warnings) == len(set(warnings)), warnings
     assert any("'WriteTimeoutSeconds' is 20 but is not enforced" in w for w in warnings)
     assert not any("Notify[0]" in w for w in warnings)  # duckdb_ with Skip: never read, as in Go
+
+
+def test_other_commands_do_not_repeat_the_warnings_and_take_sql_and_config_in_either_order(
+    go_server: TrackerServer,
+) -> None:
+    assert go_server.config_path is not None
+    config, data = str(go_server.config_path), ("--data-dir", str(go_server.data_dir))
+    for args in (
+        ("query", config, "SELECT 1 AS one", "--format", "TSV", *data),
+        ("query", "SELECT 1 AS one", config, "--format", "TSV", *data),  # the wrong order
+    ):
+        result = cli(*args)
+        assert (result.stdout, result.stderr) == ("one\n1\n", ""), args
+
+
+def test_geoip_lookup_falls_back_as_serve_does(go_server: TrackerServer) -> None:
+    """The config names an IP2Location zip this machine lacks: serve answers from the built-in
+    countries, and so does `geoip lookup`, with the same one warning."""
+    assert go_server.config_path is not None
+    warning = (
+        "GeoIP database not loaded ([Errno 2] No such file or directory: "
+        "'.setup/geoip/IP2LOCATION-LITE-DB11.CSV.ZIP'); using built-in countries (iptocc)"
+    )
+    result = cli("geoip", "lookup", "8.8.8.8", str(go_server.config_path), "--data-dir",
+                 str(go_server.data_dir))  # fmt: skip
+    assert result.stderr == f"tracker: warning: {warning}\n"
+    assert orjson.loads(result.stdout)["country"] == "United States"
+    served = httpx.get(f"{go_server.url}/tr/v1/ppi/geoip", params={"ip": "8.8.8.8"}, timeout=10)
+    assert served.json() == orjson.loads(result.stdout)
+    assert go_server.log.read_text().count(warning) == 1

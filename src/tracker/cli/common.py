@@ -17,11 +17,22 @@ from tracker.config import Settings, load_settings
 from tracker.control import remote_query
 from tracker.datadir import DataDir, DirLock
 from tracker.sinks.base import Sink
-from tracker.sinks.chdb import ChdbSink
-from tracker.sinks.clickhouse import ClickHouseServerSink
 
 # Where subcommands are added (a string: the class is generic only to type checkers).
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+# `--format` of query and console: short names, or any ClickHouse output format.
+FORMATS = {
+    "pretty": "PrettyCompact",
+    "jsoneachrow": "JSONEachRow",
+    "csv": "CSVWithNames",
+    "tsv": "TSVWithNames",
+}
+
+
+def output_format(name: str) -> str:
+    return FORMATS.get(name.lower(), name)
 
 
 class UsageError(Exception):
@@ -35,7 +46,10 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
+def settings_from(args: argparse.Namespace, *, show_warnings: bool = False) -> Settings:
+    """The settings of a command's config file, environment and flags. Only `serve` shows the
+    config's warnings (``show_warnings``): every other command would repeat them, on a config
+    that a server has already started with."""
     overrides: dict[str, object] = {}
     if getattr(args, "data_dir", None) is not None:
         overrides["DataDir"] = str(args.data_dir)
@@ -44,16 +58,27 @@ def settings_from(args: argparse.Namespace) -> Settings:
     if getattr(args, "port", None) is not None:
         overrides["Port"] = args.port
     settings, warnings = load_settings(args.config, env=os.environ, overrides=overrides)
-    for warning in warnings:
+    for warning in warnings if show_warnings else ():
         print(f"tracker: warning: {warning}", file=sys.stderr)
     return settings
 
 
 def with_store(
-    settings: Settings, local: Callable[[Sink], bytes], remote: Callable[[Path], bytes]
+    settings: Settings,
+    local: Callable[[Sink], bytes],
+    remote: Callable[[Path], bytes],
+    *,
+    existing: bool = False,
 ) -> bytes:
     """Run against the store: a ClickHouse server directly; the embedded one through the live
-    server's control socket when a server owns the directory, else by opening it here."""
+    server's control socket when a server owns the directory, else by opening it here.
+
+    ``existing``: the command reads what is stored (query, console, prune, forget), so a data
+    directory without a store is a mistake (a typo in --data-dir), not a store to create."""
+    # Imported here: chDB takes a second to import, which commands that need no store skip.
+    from tracker.sinks.chdb import ChdbSink
+    from tracker.sinks.clickhouse import ClickHouseServerSink
+
     if settings.clickhouse_url:
         server = ClickHouseServerSink(
             settings.clickhouse_url, settings.database, settings.clickhouse_cluster
@@ -65,6 +90,8 @@ def with_store(
     data_dir = DataDir(settings.data_dir)
     if data_dir.owner_pid() is not None and data_dir.control_socket.exists():
         return remote(data_dir.control_socket)
+    if existing:
+        data_dir.require_store()
     lock = DirLock(data_dir)
     lock.acquire()
     sink = ChdbSink(data_dir.clickhouse, database=settings.database)
@@ -83,4 +110,4 @@ def run_query(settings: Settings, sql: str, fmt: str) -> bytes:
     def remote(socket: Path) -> bytes:
         return remote_query(socket, sql, fmt)
 
-    return with_store(settings, local, remote)
+    return with_store(settings, local, remote, existing=True)

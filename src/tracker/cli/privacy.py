@@ -69,7 +69,7 @@ def _on_store(settings: Settings, work: Callable[[Store, bool], T]) -> T:
         )
         return b""
 
-    with_store(settings, local, remote)
+    with_store(settings, local, remote, existing=True)
     return out[0]
 
 
