@@ -3,6 +3,7 @@ and the timings of the Go repository's own shell tests against it."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -142,3 +143,26 @@ def test_geoip_lookup_falls_back_as_serve_does(go_server: TrackerServer) -> None
     served = httpx.get(f"{go_server.url}/tr/v1/ppi/geoip", params={"ip": "8.8.8.8"}, timeout=10)
     assert served.json() == orjson.loads(result.stdout)
     assert go_server.log.read_text().count(warning) == 1
+
+
+def test_prometheus_metrics_have_process_metrics_and_latency_per_route(
+    go_server: TrackerServer,
+) -> None:
+    def count(text: str, route: str) -> float:
+        found = re.search(rf'^tracker_request_duration_seconds_count{{route="{route}"}} (\S+)$',
+                          text, re.MULTILINE)  # fmt: skip
+        return float(found[1]) if found else 0.0
+
+    url = go_server.url
+    before = httpx.get(f"{url}/metrics", params={"format": "prometheus"}, timeout=10).text
+    assert httpx.post(f"{url}/tr/v1/tr/", json={"ename": "m"}, timeout=10).status_code == 200
+    assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+    assert httpx.get(f"{url}/no-such-short-link", timeout=10).status_code == 404
+    text = httpx.get(f"{url}/metrics", headers={"Accept": "text/plain"}, timeout=10).text
+    for route in ("/tr/v1/tr/", "/health", "/{rest:path}"):
+        assert count(text, route) == count(before, route) + 1, route
+    assert re.search(r'^tracker_request_duration_seconds_bucket\{le="0.005",route="/health"\} ',
+                     text, re.MULTILINE)  # fmt: skip
+    for name in ("process_resident_memory_bytes", "process_cpu_seconds_total",
+                 "process_open_fds", "python_info{"):  # fmt: skip
+        assert re.search(rf"^{re.escape(name)}", text, re.MULTILINE), name

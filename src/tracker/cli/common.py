@@ -11,7 +11,9 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
+
+from tqdm import tqdm
 
 from tracker.config import Settings, load_settings
 from tracker.control import remote_query
@@ -44,6 +46,44 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         "config", nargs="?", type=Path, help="the Go tracker's config.json (optional)"
     )
     parser.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
+
+
+class _NoBar:
+    """What `progress_bar` gives for no work: nothing to show, so nothing is shown."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, n: int = 1) -> None:
+        return None
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        return None
+
+
+def progress_bar(what: str, unit: str) -> Callable[[int], Any]:
+    """A factory of labelled bars on stderr: total -> ``what: 3/12 <unit> [elapsed<left, step]``.
+
+    `prune` and `forget` call it with their number of steps, then ``update(1)`` and
+    ``set_postfix_str(<the step>)`` as they go. Off a terminal, tqdm prints a line at most every
+    few seconds. No work shows no bar."""
+
+    def make(total: int) -> Any:
+        if total == 0:
+            return _NoBar()
+        return tqdm(
+            total=total,
+            desc=what,
+            unit=unit,
+            file=sys.stderr,
+            mininterval=0.5 if sys.stderr.isatty() else 5.0,
+            bar_format="{desc}: {n_fmt}/{total_fmt} " + unit + " [{elapsed}<{remaining}{postfix}]",
+        )
+
+    return make
 
 
 def settings_from(args: argparse.Namespace, *, show_warnings: bool = False) -> Settings:
