@@ -35,6 +35,7 @@ def test_every_field_of_the_batching_example_is_explained_next_to_it() -> None:
 def test_the_batching_example_numbers_agree_with_each_other() -> None:
     shown, _ = example()
     total_items, total_batches = shown["total_items"], shown["total_batches"]
-    assert isinstance(total_items, int) and isinstance(total_batches, int)
+    assert isinstance(total_items, int)
+    assert isinstance(total_batches, int)
     assert shown["avg_batch_size"] == total_items // total_batches  # rounded down, as in Go
     assert total_items > 3  # the 3 quickstart events write rows of other tables too

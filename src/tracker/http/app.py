@@ -7,6 +7,7 @@ from the ASGI lifespan, so uvicorn's SIGTERM/SIGINT handling drives them.
 
 from __future__ import annotations
 
+import re
 from time import perf_counter
 from typing import Any
 
@@ -46,6 +47,17 @@ class TrackerApp:
         self.proxied_options = self.proxy is not None and settings.ignore_proxy_options
         self.slots = Slots(settings.maximum_connections, self._count_slots)
         self._latency: dict[str, Any] = {}
+
+    def route_templates(self) -> set[str]:
+        """Every path this app serves, written as the OpenAPI document writes them (`{name}` for
+        a variable part): what `http` dispatches by prefix, then Starlette's routes."""
+        hot = {f"{self.prefix}{name}/{tail}" for name in SOURCES for tail in ("", "{rest}")}
+        served = {*hot, self.ws_path, f"{self.pub_prefix}{{path}}"}
+        if self.proxy is not None:
+            served.add(f"{API_PREFIX}{{path}}")
+        for route in self.routes.routes:
+            served.add(re.sub(r"\{(\w+):\w+\}", r"{\1}", str(getattr(route, "path", ""))))
+        return served
 
     def _count_slots(self, in_use: int) -> None:
         self.rt.metrics.connections = in_use
