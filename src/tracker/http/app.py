@@ -12,6 +12,7 @@ from time import perf_counter
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from tracker.config import Settings
 from tracker.http.dashboard import DashboardUI
@@ -56,7 +57,9 @@ class TrackerApp:
         if self.proxy is not None:
             served.add(f"{API_PREFIX}{{path}}")
         for route in self.routes.routes:
-            served.add(re.sub(r"\{(\w+):\w+\}", r"{\1}", str(getattr(route, "path", ""))))
+            path = str(getattr(route, "path", ""))
+            served.add(f"{path}/{{path}}" if isinstance(route, Mount) else path)
+        served = {re.sub(r"\{(\w+):\w+\}", r"{\1}", path) for path in served}
         return served
 
     def _count_slots(self, in_use: int) -> None:

@@ -10,6 +10,7 @@ from it (`tracker.http.openapi_markdown`).
 
 from __future__ import annotations
 
+from tracker.http.openapi_dashboard import dashboard_paths
 from tracker.http.openapi_parts import (
     BASIC,
     COOKIES,
@@ -43,8 +44,9 @@ from tracker.http.openapi_parts import (
 
 
 # -- the document ----------------------------------------------------------------------------
-def document(prefix: str, proxy: bool = False) -> Spec:
-    """The OpenAPI document of a tracker serving its tracking routes under ``prefix``."""
+def document(prefix: str, proxy: bool = False, dashboard: bool = False) -> Spec:
+    """The OpenAPI document of a tracker serving its tracking routes under ``prefix`` (with
+    ``/api/`` when ``proxy``, and the dashboard's pages when ``dashboard``)."""
     p = prefix
     cookie_ok = ok("Recorded.", headers={"Set-Cookie": SET_COOKIE})
     pixel = ok("A 1x1 transparent GIF, sent to every method.", {"type": "string"}, "image/gif")
@@ -284,6 +286,8 @@ def document(prefix: str, proxy: bool = False) -> Spec:
             ),
         }
     )
+    if dashboard:
+        paths.update(dashboard_paths(p))
     if proxy:
         paths["/api/{path}"] = api(
             {

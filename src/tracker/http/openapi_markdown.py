@@ -32,7 +32,7 @@ def _params(item: dict[str, Any], operation: dict[str, Any]) -> str:
 
 
 def render(prefix: str = "/tr/v1") -> str:
-    spec = document(prefix, proxy=True)
+    spec = document(prefix, proxy=True, dashboard=True)
     lines = [
         "# HTTP API",
         "",
@@ -42,7 +42,7 @@ def render(prefix: str = "/tr/v1") -> str:
         "",
         "The running tracker serves this description as OpenAPI 3.1 at `/openapi.json`. The "
         f"paths below are for `ApiVersion` 1 (`{prefix}`); `/api/` exists only when `ProxyUrl` "
-        "is set.",
+        "is set, and the dashboard's (`/`, `/dashboard/…`, `t.js`) unless `Dashboard` is false.",
         "",
         "## Errors",
         "",

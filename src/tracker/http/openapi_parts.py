@@ -209,7 +209,7 @@ def errors_only(summary: str, *codes: int, params: list[Spec] | None = None) -> 
 ERRORS = {
     400: "Bad request: the body or a value cannot be used.",
     401: "Missing or wrong credentials.",
-    403: "Forbidden (an Origin AllowOrigin does not allow).",
+    403: "Forbidden (an Origin AllowOrigin does not allow, or a form from another site).",
     404: "Nothing here.",
     405: "Method not allowed (see `Allow`).",
     413: "The body is over MaxBodyBytes.",

@@ -64,7 +64,9 @@ def build_routes(site: Site, ui: dashboard.DashboardUI | None = None) -> Starlet
         response = Response(b"OK", media_type="text/plain", headers={"Clear-Site-Data": '"*"'})
         return with_headers(response, cors(site, request))
 
-    described = orjson.dumps(document(site.prefix, proxy=bool(site.settings.proxy_url)))
+    described = orjson.dumps(
+        document(site.prefix, proxy=bool(site.settings.proxy_url), dashboard=ui is not None)
+    )
 
     async def openapi(request: Request) -> Response:
         return with_headers(Response(described, media_type="application/json"), cors(site, request))
