@@ -63,7 +63,7 @@ fmt: install-dev  ## format the code
 schema-load: install  ## create the ClickHouse tables in the embedded store (idempotent)
 	$(BIN)/tracker schema load $(CONFIG)
 
-db-console: install  ## an interactive SQL prompt on the store (works while the server runs)
+db-console: install  ## an SQL prompt on the store (works while the server runs); < file.sql runs a script
 	$(BIN)/tracker console $(CONFIG)
 
 IMAGE ?= tracker:latest

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from tracker.errors import DataDirInUse
+from tracker.errors import DataDirInUse, DataDirUnusable
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,40 @@ class DataDir:
     @property
     def secret_file(self) -> Path:
         return self.root / "ip-hash.key"
+
+    def create(self) -> None:
+        """Make the directory (and its parents) unless it exists; `DataDirUnusable` says why
+        when that cannot be done."""
+        root = self.root
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise DataDirUnusable(
+                f"The data directory {root} is a file: expected a directory (--data-dir or DataDir)."
+            ) from None
+        except OSError as exc:
+            raise DataDirUnusable(
+                f"The data directory {root} cannot be created: {exc.strerror} "
+                f"({exc.filename or root})."
+            ) from None
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise DataDirUnusable(
+                f"The data directory {root} is not writable by this user (uid {os.getuid()})."
+            )
+
+    def require_store(self) -> None:
+        """Raise `DataDirUnusable` unless the directory holds an embedded store to read."""
+        if self.root.exists() and not self.root.is_dir():
+            raise DataDirUnusable(
+                f"The data directory {self.root} is a file: expected a directory "
+                "(--data-dir or DataDir)."
+            )
+        if not self.clickhouse.is_dir():
+            where = "does not exist" if not self.root.exists() else "holds no store"
+            raise DataDirUnusable(
+                f"The data directory {self.root} {where}: expected the --data-dir (or DataDir) "
+                "of a tracker. `tracker serve` and `tracker schema load` create one."
+            )
 
     def owner_pid(self) -> int | None:
         """The PID of the live process holding the directory, or None when it is free."""
@@ -65,7 +99,7 @@ class DataDir:
         return self._key(self.dashboard_key_file)
 
     def _key(self, path: Path) -> bytes:
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.create()
         try:
             return bytes.fromhex(path.read_text().strip())
         except FileNotFoundError:
@@ -84,7 +118,7 @@ class DirLock:
         self._handle: IO[str] | None = None
 
     def acquire(self) -> None:
-        self.data_dir.root.mkdir(parents=True, exist_ok=True)
+        self.data_dir.create()
         handle = open(self.data_dir.lock_file, "a+")  # noqa: SIM115 - held until release()
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

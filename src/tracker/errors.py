@@ -18,6 +18,7 @@
         └── SinkUnreachable           network / server trouble (retried)
     DataDirInUse                      another process owns the data directory
     ListenError                       a listener's port cannot be bound (taken, privileged)
+    DataDirUnusable                   the data directory cannot be created, or is no directory
 
 One function (`tracker.http.responses.render_error`) renders every `TrackerError` as
 `{"ok": false, "error": "...", "status": N}`.
@@ -118,3 +119,7 @@ class DataDirInUse(TrackerError):
 
 class ListenError(TrackerError):
     """A listener's address cannot be bound: the port is taken or needs privileges."""
+
+
+class DataDirUnusable(TrackerError):
+    """The data directory cannot be created or used (a file, no permission, a missing store)."""

@@ -1,7 +1,10 @@
 """Counters of the running tracker, rendered as the Go tracker's JSON or as Prometheus text.
 
 Plain integers updated in place (the event loop and the writer thread each own the fields they
-write), read at scrape time; no locking is needed for monotonic counters under the GIL.
+write), read at scrape time; no locking is needed for monotonic counters under the GIL. The
+Prometheus text adds prometheus_client's process and platform collectors (CPU, memory, open
+files; the Python version) and `request_seconds`, a histogram of request latency per route,
+which the HTTP layer observes once per request (about 1 µs: `bench/request_metrics.py`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -33,6 +42,8 @@ SINK_COUNTERS = {
 }
 
 KEY_DROP_REASONS = ("too_many_keys",)
+# Seconds: a durable answer takes a few milliseconds (one fsync shared by the requests waiting).
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
 
 @dataclass
@@ -62,6 +73,22 @@ class Metrics:
     dropped_keys: Counter[str] = field(default_factory=Counter)  # params keys left out, by reason
     # supervised background threads started again after an unexpected error, by thread name
     thread_restarts: Counter[str] = field(default_factory=Counter)
+    # Prometheus only: the process and platform collectors and the request latency per route.
+    registry: CollectorRegistry = field(init=False, repr=False)
+    request_seconds: Histogram = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_MetricsCollector(self))
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        self.request_seconds = Histogram(
+            "tracker_request_duration_seconds",
+            "Time from a request's arrival to its answer, by route (the route's template).",
+            ["route"],
+            registry=self.registry,
+            buckets=LATENCY_BUCKETS,
+        )
 
     def record_event(self, count: int, latency_ns: int) -> None:
         self.event_count += count
@@ -236,6 +263,4 @@ class _MetricsCollector(Collector):
 
 
 def prometheus_text(metrics: Metrics) -> bytes:
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_MetricsCollector(metrics))
-    return generate_latest(registry)
+    return generate_latest(metrics.registry)

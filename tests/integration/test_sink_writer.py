@@ -217,9 +217,40 @@ def test_shutdown_writes_what_no_rule_has_flushed_yet(tmp_path: Path, chdb: Chdb
         tmp_path, chdb, {"events": Policy(Strategy.TIME, max_rows=10, max_seconds=3600)}
     )
     harness.writer.start()
-    harness.append(event_records(42))
+    harness.append(event_records(1))  # the first row after a quiet spell is written at once...
+    wait_until("the first row is written", lambda: count(chdb), lambda n: n == 1)
+    harness.append(event_records(42))  # ...the next ones wait an hour after that flush
     assert harness.close()
-    assert count(chdb) == 42
+    assert count(chdb) == 43
+
+
+def test_a_quiet_table_writes_its_first_row_at_once_and_then_batches_by_age(
+    tmp_path: Path, chdb: ChdbSink
+) -> None:
+    skipped = 0.0  # seconds the writer's clock is ahead of the real one
+
+    def clock() -> float:
+        return time.monotonic() + skipped
+
+    policies = {
+        "events": Policy(Strategy.TIME, max_rows=10, max_seconds=3600),
+        "counters": Policy(Strategy.IMMEDIATE, max_rows=1, max_seconds=0),
+    }
+    harness = Harness(tmp_path, chdb, policies, clock=clock)
+    harness.writer.start()
+    harness.append(event_records(1))
+    # The Go batch manager's rule: a batch's age counts from the table's last flush, so a row
+    # arriving after a quiet spell (here: since the start) does not wait a whole hour.
+    wait_until("the first row is written", lambda: count(chdb), lambda n: n == 1, timeout=10)
+    harness.append(event_records(5))
+    marker = [record("counters", {"id": "marker", "total": 1, "date": "2026-11-27"})]
+    harness.append(marker)  # spooled after the events: once it is written, they have been read
+    markers = "SELECT sum(total) AS n FROM counters"
+    wait_until("the marker is written", lambda: count(chdb, markers), lambda n: n == 1)
+    assert count(chdb) == 1  # a busy table still batches: an hour after the last flush
+    skipped = 3600.0
+    wait_until("the batch is written once it is an hour old", lambda: count(chdb), lambda n: n == 6)
+    assert harness.close()
 
 
 def test_counter_rows_land_pre_aggregated(tmp_path: Path, chdb: ChdbSink) -> None:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import math
+
 import orjson
 import pytest
 
 from tracker.batch.aggregate import pre_aggregate
 from tracker.batch.breaker import CircuitBreaker, State, backoff
-from tracker.batch.policy import DEFAULTS, HARD_CAP_ROWS, AdaptiveSize, Policy, Strategy, policies
+from tracker.batch.policy import (
+    DEFAULTS,
+    HARD_CAP_ROWS,
+    TICK,
+    AdaptiveSize,
+    Policy,
+    Strategy,
+    policies,
+)
 from tracker.schema.tables import TABLES
 
 ROWS, BYTES, SECONDS = 100, 1000, 2.0
@@ -39,18 +49,34 @@ def policy(strategy: Strategy) -> Policy:
 def test_each_strategy_flushes_when_its_rule_says_and_not_before(
     strategy: Strategy, rows: int, size: int, age: float, due: bool
 ) -> None:
-    assert policy(strategy).due(rows, size, age) is due
+    assert policy(strategy).due(rows, size, timed_out=age >= SECONDS) is due
 
 
 def test_adaptive_flushes_at_its_tuned_size_not_the_maximum() -> None:
     rule = policy(Strategy.ADAPTIVE)
-    assert not rule.due(40, 10, 0.0, tuned_rows=50)
-    assert rule.due(50, 10, 0.0, tuned_rows=50)
+    assert not rule.due(40, 10, False, tuned_rows=50)
+    assert rule.due(50, 10, False, tuned_rows=50)
+
+
+def test_a_batch_age_counts_from_the_last_flush_as_in_go() -> None:
+    never = -math.inf
+    for strategy in (Strategy.TIME, Strategy.HYBRID, Strategy.ADAPTIVE):
+        rule = policy(strategy)
+        # After a quiet spell (or at start) the first row is due at once, one TICK later.
+        assert rule.deadline(first_at=100.0, last_flush=never) == 100.0 + TICK
+        assert rule.deadline(first_at=100.0, last_flush=50.0) == 100.0 + TICK
+        # A row arriving soon after a flush waits for the age to pass since that flush.
+        assert rule.deadline(first_at=100.5, last_flush=100.0) == 100.0 + SECONDS
+    assert policy(Strategy.IMMEDIATE).deadline(first_at=7.0, last_flush=6.9) == 7.0
+    assert policy(Strategy.SIZE).deadline(first_at=7.0, last_flush=never) is None
+    assert policy(Strategy.MEMORY).deadline(first_at=7.0, last_flush=never) is None
+    short = Policy(Strategy.TIME, max_seconds=TICK / 2)  # an age under the tick is kept
+    assert short.deadline(first_at=1.0, last_flush=never) == 1.0 + TICK / 2
 
 
 def test_every_strategy_is_bounded_by_the_hard_cap() -> None:
     for strategy in Strategy:
-        assert policy(strategy).due(HARD_CAP_ROWS, 0, 0.0)
+        assert policy(strategy).due(HARD_CAP_ROWS, 0, False)
 
 
 def test_adaptive_size_shrinks_on_slow_flushes_and_grows_on_backlog_within_bounds() -> None:

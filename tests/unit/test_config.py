@@ -234,6 +234,8 @@ def test_a_go_tracker_config_with_every_key_loads_with_typed_values(tmp_path: Pa
             "Notify[1] lists ClickHouse Hosts ['localhost:9000'] but ClickHouseUrl is not set: "
             "events go to the embedded chDB in 'data/clickhouse'. "
             "Set ClickHouseUrl (e.g. http://host:8123) to write to that server",
+            "Config key 'WriteTimeoutSeconds' is 20 but is not enforced: uvicorn has no write "
+            "timeout (ReadTimeoutSeconds, ReadHeaderTimeoutSeconds and IdleTimeoutSeconds are)",
         ]
     )
 
@@ -778,3 +780,65 @@ def test_backend_entries_that_cannot_be_connected_are_named_and_the_others_are_n
         "update): it is left unconnected",
     ]
     assert not any("does not connect yet" in w for w in warnings)
+
+
+def test_batch_flush_interval_numbers_are_milliseconds_as_in_the_go_config(
+    tmp_path: Path,
+) -> None:
+    from tracker.runtime.policies import table_policies
+
+    config = {
+        "Notify": [{"Service": "clickhouse", "MaxBatchSize": 1000, "BatchFlushInterval": 1000}]
+    }
+    settings, warnings = load(tmp_path, config)
+    assert settings.notify[0].batch_flush_interval == 1.0  # the Go config's 1000 is one second
+    assert table_policies(settings)["events"].max_seconds == 1.0
+    assert warnings == []
+    settings, _ = load(tmp_path, {"BatchFlushInterval": 250})
+    assert settings.batch_flush_interval == 0.25
+    assert settings.notify[0].batch_flush_interval == 0.25  # the built-in entry inherits it
+    settings, _ = load(tmp_path, {}, env={"TRACKER_BATCH_FLUSH_INTERVAL": "1500"})
+    assert settings.batch_flush_interval == 1.5
+    settings, _ = load(tmp_path, {"BatchFlushInterval": "2s"})  # a Go duration is a duration
+    assert settings.batch_flush_interval == 2.0
+
+
+def test_a_batch_age_over_five_minutes_is_warned_about_with_its_key(tmp_path: Path) -> None:
+    config = {
+        "MaxBatchTime": 600,  # a plain MaxBatchTime is seconds, as before
+        "Notify": [{"Service": "clickhouse", "BatchFlushInterval": 1_000_000}],
+        "BatchPolicies": {"mthreads": {"MaxBatchTime": "1h"}, "events": {"MaxBatchTime": "5m"}},
+    }
+    _, warnings = load(tmp_path, config)
+    expected = "expected at most 300 s (a plain number is seconds in MaxBatchTime, milliseconds in BatchFlushInterval)"
+    assert warnings == [
+        f"Config key 'MaxBatchTime' is 600 s (10 min): rows may wait that long before they are written; {expected}",
+        f"Config key 'Notify[0].BatchFlushInterval' is 1000 s (16 min 40 s): rows may wait that long before they are written; {expected}",
+        f"Config key 'BatchPolicies.mthreads.MaxBatchTime' is 3600 s (1 h): rows may wait that long before they are written; {expected}",
+    ]
+
+
+def test_entries_the_go_tracker_skips_get_no_warnings(tmp_path: Path) -> None:
+    config = {
+        "Notify": [
+            {"Service": "duckdb_", "Skip": True, "ProxyRealtimeStorageServiceName": "nowhere"},
+            {"Service": "clickhouse"},
+            {"Service": "clickhouse_", "Hosts": ["localhost:9000"], "Context": "not a name"},
+            {"Service": "nats", "Skip": True},
+            {"Service": "redis", "Skip": True},
+        ],
+        "Consume": [{"Service": "http_", "Note": "Not implemented"}],
+    }
+    settings, warnings = load(tmp_path, config)
+    assert warnings == []
+    assert settings.database == "sfpla"
+
+
+def test_write_timeout_seconds_is_warned_about_as_not_enforced(tmp_path: Path) -> None:
+    _, warnings = load(tmp_path, {"WriteTimeoutSeconds": 20})
+    assert warnings == [
+        "Config key 'WriteTimeoutSeconds' is 20 but is not enforced: uvicorn has no write "
+        "timeout (ReadTimeoutSeconds, ReadHeaderTimeoutSeconds and IdleTimeoutSeconds are)"
+    ]
+    _, warnings = load(tmp_path, {"WriteTimeoutSeconds": 0})
+    assert warnings == []

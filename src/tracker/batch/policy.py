@@ -12,6 +12,12 @@ adaptive   it holds the tuned size (see `AdaptiveSize`) or is          (opt-in)
            ``max_seconds`` old
 =========  ==========================================================  =====================
 
+A batch's age is the Go batch manager's: the time since the table's last flush, not since its
+first row, so its deadline is max(first row, last flush + ``max_seconds``). A busy table still
+writes one batch per ``max_seconds``; a quiet one writes its first row at once instead of
+holding it a whole batch age. "At once" is ``TICK`` (the Go manager's 100 ms check) after the
+first row, so rows sent together (a page's burst of requests) still share one insert.
+
 Every buffer is also bounded (``HARD_CAP_ROWS``), so even a time- or memory-only table cannot grow
 without limit, and shutdown writes everything whatever the strategy says. Defaults follow the
 seed README (events hybrid / 2 s / 10 MB; payments immediate with 5 retries; mthreads time-based
@@ -29,6 +35,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 HARD_CAP_ROWS = 100_000
+TICK = 0.1  # seconds a quiet table's first row waits for the rows sent with it
 
 
 class Strategy(StrEnum):
@@ -50,7 +57,9 @@ class Policy:
     min_rows: int = 10  # adaptive: the smallest size it tunes down to
     target_latency_ms: float = 200.0  # adaptive: flushes slower than this shrink the batch
 
-    def due(self, rows: int, size: int, age: float, tuned_rows: int | None = None) -> bool:
+    def due(self, rows: int, size: int, timed_out: bool, tuned_rows: int | None = None) -> bool:
+        """Whether a batch of ``rows`` rows and ``size`` bytes is written now; ``timed_out``:
+        its `deadline` has passed."""
         if rows == 0:
             return False
         if rows >= HARD_CAP_ROWS:
@@ -59,20 +68,22 @@ class Policy:
             case Strategy.IMMEDIATE:
                 return True
             case Strategy.TIME:
-                return age >= self.max_seconds
+                return timed_out
             case Strategy.SIZE:
                 return rows >= self.max_rows
             case Strategy.MEMORY:
                 return size >= self.max_bytes
             case Strategy.ADAPTIVE:
-                return rows >= (tuned_rows or self.max_rows) or age >= self.max_seconds
+                return rows >= (tuned_rows or self.max_rows) or timed_out
             case _:
-                return rows >= self.max_rows or size >= self.max_bytes or age >= self.max_seconds
+                return rows >= self.max_rows or size >= self.max_bytes or timed_out
 
-    def deadline(self, first_at: float) -> float | None:
-        """When age alone makes the batch due, or None when age never does."""
+    def deadline(self, first_at: float, last_flush: float) -> float | None:
+        """When age alone makes the batch due, or None when age never does: max(its first row
+        (plus `TICK`), the table's last flush + ``max_seconds``). ``last_flush`` is -inf for a
+        table that has not written since the start."""
         if self.strategy in (Strategy.TIME, Strategy.HYBRID, Strategy.ADAPTIVE):
-            return first_at + self.max_seconds
+            return max(first_at + min(TICK, self.max_seconds), last_flush + self.max_seconds)
         if self.strategy is Strategy.IMMEDIATE:
             return first_at
         return None

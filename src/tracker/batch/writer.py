@@ -31,6 +31,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -100,6 +101,7 @@ class TableState:
     lines: list[bytes] = field(default_factory=list)
     size: int = 0
     first_at: float = 0.0
+    last_flush: float = -math.inf  # when the table last sealed a batch (its age counts from it)
     start: int = 0  # spool offset of the entry holding the first buffered row
     sealed: collections.deque[Batch] = field(default_factory=collections.deque)
     tuned: AdaptiveSize | None = None
@@ -296,7 +298,7 @@ class SinkWriter:
         wake = now + 0.5
         for table in self.tables.values():
             if table.lines:
-                deadline = table.policy.deadline(table.first_at)
+                deadline = table.policy.deadline(table.first_at, table.last_flush)
                 if deadline is not None:
                     wake = min(wake, deadline)
             if table.sealed:
@@ -350,6 +352,7 @@ class SinkWriter:
         )
         table.sealed.append(batch)
         table.lines, table.size = [], 0
+        table.last_flush = self.clock()
         self.state.inflight.setdefault(name, []).append((batch.start, batch.end))
         self._dirty = True
 
@@ -357,11 +360,13 @@ class SinkWriter:
         for name, table in self.tables.items():
             if self._replay.get(name):
                 continue  # its next batch must end where the journal says
-            tuned = table.tuned.rows if table.tuned else None
             rows = len(table.lines)
-            if rows and (
-                self._stopping or table.policy.due(rows, table.size, now - table.first_at, tuned)
-            ):
+            if not rows:
+                continue
+            deadline = table.policy.deadline(table.first_at, table.last_flush)
+            timed_out = deadline is not None and now >= deadline
+            tuned = table.tuned.rows if table.tuned else None
+            if self._stopping or table.policy.due(rows, table.size, timed_out, tuned):
                 self._seal(name)
 
     def _token(self, name: str, batch: Batch) -> str:

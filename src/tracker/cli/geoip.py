@@ -26,9 +26,8 @@ from tracker.cli.common import Commands, UsageError, settings_from
 from tracker.config import Settings
 from tracker.normalise.geoip import GeoIP, parse_ip
 from tracker.normalise.geoip.csv_zip import Progress
-from tracker.normalise.geoip.default import DefaultCountries
 from tracker.normalise.geoip.importer import import_files
-from tracker.normalise.geoip.service import open_configured
+from tracker.normalise.geoip.service import fallback, not_loaded, open_configured
 
 NAMES = ("geoip",)
 
@@ -68,14 +67,22 @@ def _bar(name: str, total: int, unit: str) -> Progress:
 
 
 def open_for_lookup(settings: Settings) -> tuple[GeoIP, str]:
-    """What the server would load (GeoIP on or off), read now; the built-in data as last resort."""
+    """What the server would answer from (GeoIP on or off), read now, by the server's rule: the
+    configured or imported database, else (also when it cannot be read) the fallback."""
     try:
         opened = open_configured(settings, persist=False)
     except (OSError, ValueError) as exc:
-        raise UsageError(f"The GeoIP database cannot be read: {exc}") from exc
+        opened = None
+        print(f"tracker: warning: {not_loaded(exc, fallback(settings)[1])}", file=sys.stderr)
     if opened is not None:
         return opened
-    return DefaultCountries(), "built-in countries (iptocc)"
+    database, source = fallback(settings)
+    if database is None:
+        raise UsageError(
+            "No GeoIP database answers: none is configured or imported (`tracker geoip "
+            "import FILE`), and GeoIPDefault is false."
+        )
+    return database, source
 
 
 def cmd_lookup(settings: Settings, ip: str) -> int:

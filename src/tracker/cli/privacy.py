@@ -16,9 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tqdm import tqdm
-
-from tracker.cli.common import Commands, add_common, settings_from, with_store
+from tracker.cli.common import Commands, add_common, progress_bar, settings_from, with_store
 from tracker.config import Settings
 from tracker.control import remote_query
 from tracker.datadir import DataDir
@@ -69,17 +67,14 @@ def _on_store(settings: Settings, work: Callable[[Store, bool], T]) -> T:
         )
         return b""
 
-    with_store(settings, local, remote)
+    with_store(settings, local, remote, existing=True)
     return out[0]
 
 
-def _bar(total: int) -> Any:
-    return tqdm(total=total, desc="prune", unit="partition", file=sys.stderr, mininterval=0.5)
-
-
 def cmd_prune(settings: Settings, logs_only: bool) -> int:
+    bar = progress_bar("prune", "partitions")
     report = _on_store(
-        settings, lambda store, _: prune(store, settings, logs_only=logs_only, progress=_bar)
+        settings, lambda store, _: prune(store, settings, logs_only=logs_only, progress=bar)
     )
     for note in report.notes:
         print(f"tracker: note: {note}", file=sys.stderr)
@@ -106,7 +101,7 @@ def cmd_forget(settings: Settings, args: argparse.Namespace) -> int:
 
     def work(store: Store, remote: bool) -> Any:
         remote_flag.append(remote)
-        return forget(store, vid=vid, uid=uid)
+        return forget(store, vid=vid, uid=uid, progress=progress_bar("forget", "tables"))
 
     report = _on_store(settings, work)
     print(

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings = settings_from(args)
+    settings = settings_from(args, show_warnings=not args.prune)
     if args.prune:  # the seed's `tracker --prune [--logs-only] config.json`: prune, then exit
         return privacy.cmd_prune(settings, args.logs_only)
     owner = DataDir(settings.data_dir).owner_pid()

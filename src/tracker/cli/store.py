@@ -1,4 +1,5 @@
-"""The commands on the store: `schema load|migrate|render`, `query`, `console`, `accounts add`.
+"""The commands on the store: `schema load|migrate|render`, `query` and `accounts add`
+(`console` is in `console.py`).
 
 Each works on a stopped tracker's store (opened here), on a running one (through its control
 socket) and on a ClickHouse server.
@@ -14,23 +15,17 @@ from tracker.cli.common import (
     Commands,
     UsageError,
     add_common,
+    output_format,
     run_query,
     settings_from,
     with_store,
 )
 from tracker.control import remote_query
-from tracker.errors import TrackerError
 from tracker.schema.migrate import Plan, Scope, migrate, plan_migration
 from tracker.schema.render import DEFAULT_CLUSTER, Topology, render
 from tracker.sinks.base import Sink
 
-NAMES = ("schema", "query", "console", "accounts")
-FORMATS = {
-    "pretty": "PrettyCompact",
-    "jsoneachrow": "JSONEachRow",
-    "csv": "CSVWithNames",
-    "tsv": "TSVWithNames",
-}
+NAMES = ("schema", "query", "accounts")
 
 
 def add_parsers(commands: Commands) -> None:
@@ -58,9 +53,6 @@ def add_parsers(commands: Commands) -> None:
         help="pretty, JSONEachRow, CSV, TSV or any ClickHouse output format",
     )
 
-    console = commands.add_parser("console", help="an interactive SQL prompt on the store")
-    add_common(console)
-
     accounts = commands.add_parser(
         "accounts", help="add an account of the redirect API (also while serving)"
     )
@@ -78,7 +70,6 @@ def run(args: argparse.Namespace) -> int:
     handlers = {
         "schema": cmd_schema,
         "query": cmd_query,
-        "console": cmd_console,
         "accounts": cmd_accounts,
     }
     return handlers[args.command](args)
@@ -142,42 +133,11 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_query(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    fmt = FORMATS.get(args.format.lower(), args.format)
+    fmt = output_format(args.format)
     output = run_query(settings, args.sql, fmt)
     sys.stdout.buffer.write(output)
     sys.stdout.flush()
     return 0
-
-
-def cmd_console(args: argparse.Namespace) -> int:
-    import readline  # noqa: F401 - line editing and history for input()
-
-    settings = settings_from(args)
-    print(
-        f"tracker console on {settings.data_dir} (database {settings.database}); end statements with ';', quit with Ctrl-D"
-    )
-    pending: list[str] = []
-    while True:
-        try:
-            line = input("tracker> " if not pending else "      -> ")
-        except EOFError:
-            print()
-            return 0
-        pending.append(line)
-        text = "\n".join(pending).strip()
-        if not text.endswith(";"):
-            continue
-        pending = []
-        sql = text.rstrip(";").strip()
-        if not sql:
-            continue
-        try:
-            output = run_query(settings, sql, "PrettyCompact")
-        except TrackerError as exc:
-            print(f"error: {exc}")
-            continue
-        sys.stdout.buffer.write(output)
-        sys.stdout.flush()
 
 
 def read_password(given: str | None) -> str:

@@ -22,8 +22,16 @@ from tracker.config.model import (
     Settings,
 )
 from tracker.config.table import SAME, SETTINGS_TABLE, SettingSpec, specs
-from tracker.config.types import ALIAS, IGNORED, SERVICES, UNUSED, NoValue, ObjectList
-from tracker.config.values import SPOOL_MODES, ConfigError, Secret, Where
+from tracker.config.types import (
+    ALIAS,
+    BATCH_AGES,
+    IGNORED,
+    SERVICES,
+    UNUSED,
+    NoValue,
+    ObjectList,
+)
+from tracker.config.values import SPOOL_MODES, ConfigError, Secret, Where, describe_seconds
 
 _BY_SCOPE: dict[str, dict[str, SettingSpec]] = {}
 for _spec in SETTINGS_TABLE:
@@ -37,6 +45,7 @@ _BATCH_ATTRS = (
     "enable_compression",
 )
 _DATABASE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+LONG_BATCH_AGE = 300.0  # seconds; a batch age above this is most likely a unit mistake
 
 
 @dataclass
@@ -235,9 +244,21 @@ def _parse(spec: SettingSpec, raw: object, where: Where, ctx: _Context) -> Any:
     if spec.default is None and raw == "" and kind.empty_is_unset:
         return None  # an optional string left empty is unset
     value = kind.parse(raw, where, spec.minimum, spec.maximum)
+    if kind in BATCH_AGES and isinstance(value, float):
+        _warn_long_batch_age(where, value, ctx.warnings)
     if spec.empty_means_default and value in (0, ""):
         return spec.default
     return value
+
+
+def _warn_long_batch_age(where: Where, seconds: float, warnings: list[str]) -> None:
+    if seconds > LONG_BATCH_AGE:
+        via = f" (environment variable {where.env})" if where.env else ""
+        warnings.append(
+            f"Config key '{where.path}'{via} is {describe_seconds(seconds)}: rows may wait that "
+            f"long before they are written; expected at most {LONG_BATCH_AGE:g} s "
+            "(a plain number is seconds in MaxBatchTime, milliseconds in BatchFlushInterval)"
+        )
 
 
 def _override_spec(key: str) -> SettingSpec:
@@ -339,17 +360,29 @@ def _check(settings: Settings, warnings: list[str]) -> None:
         warnings.append("Config key 'IPHashSecret' is shorter than 16 characters: easy to guess")
     if settings.dashboard_secret is not None and len(settings.dashboard_secret.value) < 16:
         warnings.append("Config key 'DashboardSecret' is shorter than 16 characters: easy to guess")
+    if settings.write_timeout_seconds:
+        warnings.append(
+            f"Config key 'WriteTimeoutSeconds' is {settings.write_timeout_seconds} but is not "
+            "enforced: uvicorn has no write timeout (ReadTimeoutSeconds, "
+            "ReadHeaderTimeoutSeconds and IdleTimeoutSeconds are)"
+        )
+    for table, policy in settings.batch_policies:
+        if policy.max_batch_time is not None:
+            where = Where(f"BatchPolicies.{table}.MaxBatchTime")
+            _warn_long_batch_age(where, policy.max_batch_time, warnings)
 
     for list_name, services in (("Notify", settings.notify), ("Consume", settings.consume)):
         for i, service in enumerate(services):
             entry = f"{list_name}[{i}]"
-            if not service.implemented and not service.service.endswith("_"):
+            if service.skip or service.service.endswith("_"):
+                continue  # never read, as in the Go tracker: nothing in it can matter
+            if not service.implemented:
                 known = ", ".join(sorted(IMPLEMENTED_SERVICES))
                 warnings.append(
                     f"{entry} has Service '{service.service}', which is not implemented: "
                     f"it is left unconnected (implemented: {known})"
                 )
-            elif service.service in NOT_YET_SERVED and not service.skip:
+            elif service.service in NOT_YET_SERVED:
                 warnings.append(
                     f"{entry} has Service '{service.service}', which this version does not "
                     "connect yet: it is ignored (see docs/differences.md, 'Not yet')"
@@ -360,13 +393,10 @@ def _check(settings: Settings, warnings: list[str]) -> None:
                     f"{entry}.ProxyRealtimeStorageServiceName is '{target}': only 'clickhouse' "
                     "can be the realtime store here, so it has no effect"
                 )
-            if not service.skip:
-                problem = _unusable(list_name, service)
-                if problem:
-                    warnings.append(
-                        f"{entry} ({service.service}) {problem}: it is left unconnected"
-                    )
-            if list_name != "Notify" or service.service != "clickhouse" or service.skip:
+            problem = _unusable(list_name, service)
+            if problem:
+                warnings.append(f"{entry} ({service.service}) {problem}: it is left unconnected")
+            if list_name != "Notify" or service.service != "clickhouse":
                 continue
             if not _DATABASE_NAME.fullmatch(service.context or "sfpla"):
                 raise ConfigError(

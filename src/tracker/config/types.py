@@ -32,6 +32,7 @@ from tracker.config.values import (
     parse_float,
     parse_int,
     parse_int64_list,
+    parse_millis_duration,
     parse_network_list,
     parse_path,
     parse_port,
@@ -169,6 +170,12 @@ REGEX = ValueType("regex string", _unbounded(parse_regex), from_env=True)
 DURATION = ValueType(
     'duration (`"2s"`, `"500ms"`, `"1m"` or seconds)', _unbounded(parse_duration), from_env=True
 )
+MILLIS = ValueType(
+    'duration (`"2s"`, `"500ms"`, `"1m"` or milliseconds)',
+    _unbounded(parse_millis_duration),
+    from_env=True,
+)
+BATCH_AGES = (DURATION, MILLIS)  # the types of batch age settings (a long one is warned about)
 PATH = ValueType("path", _unbounded(parse_path), from_env=True)
 URL = ValueType("URL", _unbounded(parse_url), from_env=True, empty_is_unset=True)
 STRINGS = ValueType("[string]", _unbounded(parse_str_list), from_env=True)

@@ -191,20 +191,41 @@ _UNIT_SECONDS = {
 }
 
 
-def parse_duration(raw: object, where: Where) -> float:
-    """Seconds, from a Go duration string ('2s', '500ms', '1m30s') or a number of seconds."""
-    expected = "a duration such as '2s', '500ms' or '1m', or a number of seconds"
+def parse_duration(raw: object, where: Where, unit: float = 1.0) -> float:
+    """Seconds, from a Go duration string ('2s', '500ms', '1m30s') or a plain number of
+    ``unit`` seconds (1 for seconds, 0.001 for milliseconds)."""
+    plain = "seconds" if unit == 1.0 else "milliseconds"
+    expected = f"a duration such as '2s', '500ms' or '1m', or a number of {plain}"
     if isinstance(raw, int | float) and not isinstance(raw, bool):
         if math.isfinite(raw) and raw >= 0:
-            return float(raw)
+            return float(raw) * unit
         where.fail(raw, expected)
     if isinstance(raw, str):
         text = raw.strip()
         if re.fullmatch(r"\d+(?:\.\d*)?|\.\d+", text):
-            return float(text)
+            return float(text) * unit
         if _DURATION.fullmatch(text):
             return sum(float(n) * _UNIT_SECONDS[u] for n, u in re.findall(_DURATION_PART, text))
     where.fail(raw, expected)
+
+
+def parse_millis_duration(raw: object, where: Where) -> float:
+    """Seconds, from a Go duration string or a plain number of milliseconds (the unit of the
+    Go tracker's `BatchFlushInterval`: its shipped config has 1000)."""
+    return parse_duration(raw, where, unit=0.001)
+
+
+def describe_seconds(seconds: float) -> str:
+    """'1000 s (16 min 40 s)': a duration as a message shows it."""
+    shown = f"{seconds:g} s"
+    if seconds >= 60:
+        minutes, rest = divmod(round(seconds), 60)
+        hours, minutes = divmod(minutes, 60)
+        parts = [f"{hours} h"] if hours else []
+        parts += [f"{minutes} min"] if minutes else []
+        parts += [f"{rest} s"] if rest else []
+        shown += f" ({' '.join(parts)})"
+    return shown
 
 
 def parse_path(raw: object, where: Where) -> Path:

@@ -30,6 +30,7 @@ from tracker.runtime import RECORDING_METHODS, Source, identity
 __all__ = [
     "ALL_METHODS",
     "Endpoint",
+    "after",
     "api_errors",
     "cors",
     "empty_response",
@@ -44,6 +45,13 @@ __all__ = [
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def after(request: Request, prefix: str) -> str:
+    """The request's path after ``prefix/`` ('' for ``prefix`` itself), whichever of a group's
+    routes (explicit ones, or the catch-all) took it."""
+    path: str = request.scope["path"]
+    return path[len(prefix) + 1 :] if path.startswith(prefix + "/") else ""
 
 
 def cors(site: Site, request: Request) -> Headers:

@@ -19,6 +19,8 @@ import errno
 import socket
 from dataclasses import dataclass
 
+import psutil
+
 from tracker.config import ConfigError, Settings
 from tracker.errors import ListenError
 
@@ -87,6 +89,26 @@ def plan(settings: Settings) -> list[Listener]:
     return listeners
 
 
+def holder(port: int) -> str | None:
+    """'PID 1234 (python3 -m http.server)': the process listening on ``port``, when this user
+    may know it (psutil reads it from /proc)."""
+    try:
+        connections = psutil.net_connections(kind="inet")
+    except (psutil.Error, OSError):
+        return None
+    for conn in connections:
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+            if conn.pid is None:
+                return None
+            try:
+                command = " ".join(psutil.Process(conn.pid).cmdline())
+            except psutil.Error:
+                return f"PID {conn.pid}"
+            shown = command if len(command) <= 80 else command[:77] + "..."
+            return f"PID {conn.pid} ({shown})" if shown else f"PID {conn.pid}"
+    return None
+
+
 def bind(listener: Listener) -> socket.socket:
     """A bound socket for `listener`; ListenError says why it cannot be had."""
     family, kind, proto, _, address = socket.getaddrinfo(
@@ -100,7 +122,8 @@ def bind(listener: Listener) -> socket.socket:
         sock.close()
         hint = ""
         if exc.errno == errno.EADDRINUSE:
-            hint = " Another process listens there; stop it or choose another port."
+            who = holder(listener.port) or "Another process"
+            hint = f" {who} listens there; stop it or choose another port."
         elif exc.errno == errno.EACCES and listener.port < 1024:
             hint = " Ports below 1024 need root or the CAP_NET_BIND_SERVICE capability."
         raise ListenError(

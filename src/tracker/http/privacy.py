@@ -27,6 +27,7 @@ from tracker.errors import BadRequest, NotFound, TrackerError
 from tracker.http import request as raw
 from tracker.http.api import (
     ALL_METHODS,
+    after,
     api_errors,
     cors,
     empty_response,
@@ -137,7 +138,7 @@ def routes(site: Site) -> list[Route]:
     async def ppi(request: Request) -> Response:
         if request.method == "OPTIONS":
             return preflight(site, request)
-        action = request.path_params.get("rest", "")
+        action = after(request, prefix)
         if not action or "/" in action:
             raise NotFound(
                 f"Nothing at {request.url.path}: expected {prefix}/agree, {prefix}/jds or "
@@ -152,6 +153,7 @@ def routes(site: Site) -> list[Route]:
         raise BadRequest(f"Unknown action {action[:40]!r}: expected one of {', '.join(ACTIONS)}.")
 
     return [
+        *(Route(f"{prefix}/{action}", ppi, methods=ALL_METHODS) for action in ACTIONS),
         Route(prefix, ppi, methods=ALL_METHODS),
-        Route(prefix + "/{rest:path}", ppi, methods=ALL_METHODS),
+        Route(prefix + "/{rest:path}", ppi, methods=ALL_METHODS),  # unknown actions: 400, 404
     ]

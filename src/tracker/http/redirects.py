@@ -38,6 +38,7 @@ from tracker.http import request as raw
 from tracker.http.api import (
     ALL_METHODS,
     Endpoint,
+    after,
     api_errors,
     cors,
     empty_response,
@@ -222,7 +223,7 @@ def routes(site: Site, links: ShortLinks, ui: DashboardUI | None = None) -> list
     async def rpi(request: Request) -> Response:
         if request.method == "OPTIONS":
             return preflight(site, request)
-        segments = [s for s in request.path_params.get("rest", "").split("/") if s]
+        segments = [s for s in after(request, f"{base}/rpi").split("/") if s]
         if segments and segments[0] == "redirect" and len(segments) in (1, 3):
             return await create(request, segments)
         if segments and segments[0] == "redirects" and len(segments) in (2, 4):
@@ -237,6 +238,13 @@ def routes(site: Site, links: ShortLinks, ui: DashboardUI | None = None) -> list
         handler = api_errors(site)(redirect_route(source))
         out.append(Route(f"{base}/{name}", handler, methods=ALL_METHODS))
         out.append(Route(f"{base}/{name}/{{rest:path}}", handler, methods=ALL_METHODS))
-    out.append(Route(f"{base}/rpi", rpi, methods=ALL_METHODS))
-    out.append(Route(f"{base}/rpi/{{rest:path}}", rpi, methods=ALL_METHODS))
+    for path in (
+        "redirect",
+        "redirect/{uid}/{password}",
+        "redirects/{host}",
+        "redirects/{uid}/{password}/{host}",
+        "",
+        "{rest:path}",  # anything else: 404
+    ):
+        out.append(Route(f"{base}/rpi/{path}".rstrip("/"), rpi, methods=ALL_METHODS))
     return out

@@ -1,18 +1,23 @@
-"""The non-hot routes, on Starlette: health, metrics, ping, status, clear, LTV, the privacy and
-redirect APIs, the dashboard (when on), and the short-link catch-all (whose miss is the JSON 404)."""
+"""The non-hot routes, on Starlette: health, metrics, ping, status, clear, the OpenAPI document,
+LTV, the privacy and redirect APIs, the dashboard (when on), and the short-link catch-all (whose
+miss is the JSON 404)."""
 
 from __future__ import annotations
 
 import asyncio
 
+import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tracker.errors import NotFound
 from tracker.http import dashboard, forget, ltv, privacy, redirects
 from tracker.http.api import ALL_METHODS, cors, json_response
-from tracker.http.responses import with_headers
+from tracker.http.openapi import document
+from tracker.http.request import Receive, Scope, Send, from_scope
+from tracker.http.responses import respond_error, with_headers
 from tracker.http.shortlinks import ShortLinks
 from tracker.http.site import Site
 from tracker.metrics import prometheus_text
@@ -60,6 +65,13 @@ def build_routes(site: Site, ui: dashboard.DashboardUI | None = None) -> Starlet
         response = Response(b"OK", media_type="text/plain", headers={"Clear-Site-Data": '"*"'})
         return with_headers(response, cors(site, request))
 
+    described = orjson.dumps(
+        document(site.prefix, proxy=bool(site.settings.proxy_url), dashboard=ui is not None)
+    )
+
+    async def openapi(request: Request) -> Response:
+        return with_headers(Response(described, media_type="application/json"), cors(site, request))
+
     links = ShortLinks(site)  # shared: the admin API primes the cache the catch-all reads
 
     routes = [
@@ -68,6 +80,7 @@ def build_routes(site: Site, ui: dashboard.DashboardUI | None = None) -> Starlet
         Route("/ping", ping),
         Route("/status", status),
         Route("/clear", clear),
+        Route("/openapi.json", openapi),
         *ltv.routes(site),
         *forget.routes(site),  # before the other /ppi/ actions, which end in a catch-all
         *privacy.routes(site),
@@ -76,4 +89,13 @@ def build_routes(site: Site, ui: dashboard.DashboardUI | None = None) -> Starlet
         # Everything else is a short link; a miss is the JSON 404.
         Route("/{rest:path}", links.endpoint, methods=ALL_METHODS),
     ]
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+
+    async def unrouted(scope: Scope, receive: Receive, send: Send) -> None:
+        """A path not even the catch-all's pattern takes (a newline in it): the same JSON 404."""
+        req = from_scope(scope)
+        missing = NotFound(f"Nothing at {req.path[:200]!r}: no route and no short link.")
+        await respond_error(send, missing, site.cors.headers(req.headers.get("origin")))
+
+    app.router.default = unrouted
+    return app

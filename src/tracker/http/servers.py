@@ -176,6 +176,8 @@ class Servers:
             try:
                 for server, sock in zip(others, other_sockets, strict=True):
                     await server.startup(sockets=[sock])
+                for line in self.describe() if main.started else ():
+                    log.info("ready: %s", line)
                 if self.files is not None:
                     watcher = asyncio.create_task(self._watch_files(self.files))
                 if self.acme is not None:

@@ -28,7 +28,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 from tracker.errors import BadRequest
 from tracker.normalise.ids import ZERO_UUID, Uuid, parse_uuid
@@ -41,6 +44,7 @@ PERSON_COLUMNS = ("vid", "uid")
 NOT_PEOPLE = frozenset({"accounts"})  # operators of the redirect API, not tracked people
 ADDRESS_SOURCES = (("events", "ip", "iphash"), ("agreements", "ip", "iphash"))
 _HASH = re.compile(r"[A-Za-z0-9_=+/-]{1,128}")
+Progress = Callable[[int], Any]  # total steps -> a tqdm-like bar, as `tracker.privacy.prune`
 
 
 def person_tables() -> dict[str, tuple[str, ...]]:
@@ -154,8 +158,15 @@ def _plan(store: Store, vids: set[Uuid], uids: set[Uuid], live: set[str]) -> lis
     return [(table, where) for table, where in plan if table in live and where]
 
 
-def forget(store: Store, *, vid: Uuid | None = None, uid: Uuid | None = None) -> ForgetReport:
-    """Delete every row of the visitor ``vid``, or of the user ``uid`` and its visitors."""
+def forget(
+    store: Store,
+    *,
+    vid: Uuid | None = None,
+    uid: Uuid | None = None,
+    progress: Progress | None = None,
+) -> ForgetReport:
+    """Delete every row of the visitor ``vid``, or of the user ``uid`` and its visitors; one
+    step of ``progress`` per table."""
     if (vid is None) == (uid is None):
         raise BadRequest("Name exactly one person: a visitor id (vid) or a user id (uid).")
     if ZERO_UUID in (vid, uid):
@@ -167,9 +178,15 @@ def forget(store: Store, *, vid: Uuid | None = None, uid: Uuid | None = None) ->
     if uid is not None:
         report.uids.add(uid)
         report.vids.update(_linked_vids(store, uid, live))
-    for table, where in _plan(store, report.vids, report.uids, live):
-        rows = store.count(table, where)
-        if rows:
-            store.delete(table, where)
-        report.removed[table] = report.removed.get(table, 0) + rows
+    plan = _plan(store, report.vids, report.uids, live)
+    bar: AbstractContextManager[Any] = nullcontext() if progress is None else progress(len(plan))
+    with bar as shown:
+        for table, where in plan:
+            if shown is not None:
+                shown.set_postfix_str(table, refresh=False)
+                shown.update(1)
+            rows = store.count(table, where)
+            if rows:
+                store.delete(table, where)
+            report.removed[table] = report.removed.get(table, 0) + rows
     return report

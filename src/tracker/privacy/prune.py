@@ -43,7 +43,8 @@ from tracker.privacy.store import Store
 __all__ = ["PruneReport", "prune", "state_path"]
 
 STATE_FILE = "prune-state.json"
-Progress = Callable[[int], Any]  # total steps -> a tqdm-like bar (update(n), close())
+# total steps -> a tqdm-like bar: a context manager with update(n) and set_postfix_str(text)
+Progress = Callable[[int], Any]
 
 
 def state_path(data_dir: Path) -> Path:
@@ -203,6 +204,8 @@ def prune(
     with bar as shown:
         for step in steps:
             if shown is not None:
+                label = step.rule.label if step.rule is not None else "logs"
+                shown.set_postfix_str(f"{label}, partition {step.partition}", refresh=False)
                 shown.update(1)
             if step.rule is not None and report.limit_reached:
                 continue  # rules stop at the limit; logs go on

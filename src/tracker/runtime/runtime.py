@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from tracker.backup import write_backup
 from tracker.batch.breaker import CircuitBreaker
@@ -92,6 +93,27 @@ def normalise_context(
         cflags_ignore=settings.cflags_ignore,
         max_param_keys=settings.max_param_keys,
     )
+
+
+def plural(count: int, one: str, many: str = "") -> str:
+    return f"{count} {one if count == 1 else many or one + 's'}"
+
+
+def describe(settings: Settings, data_dir: DataDir) -> list[str]:
+    """Where events go, for the start-up log: the store and the spool."""
+    database = settings.database
+    if settings.clickhouse_url:
+        parts = urlsplit(settings.clickhouse_url)  # no user name or password in a log
+        where = f"ClickHouse server {parts.scheme}://{parts.hostname}:{parts.port or 8123}"
+        if settings.clickhouse_cluster:
+            where += f", cluster {settings.clickhouse_cluster}"
+    else:
+        where = f"embedded ClickHouse (chDB) in {data_dir.clickhouse}"
+    if settings.spool_mode == "durable":
+        spool = f"durable in {data_dir.root / 'spool'} (events are answered once on disk)"
+    else:
+        spool = "memory (events are answered at once and lost if the process dies unwritten)"
+    return [f"store: {where}, database {database}", f"spool: {spool}"]
 
 
 @dataclass
@@ -221,9 +243,8 @@ class Runtime:
             raise
         self.metrics.health_status = "healthy"
         self._started = True
-        log.info(
-            "tracker ready; data in %s (spool: %s)", self.data_dir.root, self.settings.spool_mode
-        )
+        for line in describe(self.settings, self.data_dir):
+            log.info("%s", line)
 
     def _check_schema_version(self) -> None:
         """A server's schema is migrated explicitly (`tracker schema migrate`): say so if due."""
@@ -242,6 +263,8 @@ class Runtime:
         if not self._started:
             return
         self._started = False
+        began = time.monotonic()
+        rows, batches = self.metrics.total_items, self.metrics.total_batches
         for source in self.sources:
             await source.stop()
         await self.control.stop()
@@ -250,7 +273,9 @@ class Runtime:
         for writer in writers:  # every sink drains at once, against the same deadline
             writer.begin_stop(timeout)
         landed = [writer.join(timeout) for writer in writers]  # join every one, not the first
-        if not all(landed):
+        drained = all(landed)
+        left = max(self.spool.end - min(writer.safe for writer in writers), 0)
+        if not drained:
             log.error(
                 "shutdown deadline passed: undelivered events stay in the spool for the next start"
             )
@@ -259,6 +284,19 @@ class Runtime:
         for backend in self.backends:
             backend.sink.close()
         self.lock.release()
+        m = self.metrics
+        log.info(
+            "stopped in %.2f s: wrote %s in %s while stopping; since the start, %s accepted "
+            "and %s written; %s",
+            time.monotonic() - began,
+            plural(m.total_items - rows, "row"),
+            plural(m.total_batches - batches, "batch", "batches"),
+            plural(m.event_count, "event"),
+            plural(m.total_items, "row"),
+            "nothing is left in the spool"
+            if drained
+            else f"{left} bytes of events stay in the spool for the next start",
+        )
 
     def attach(self, source: Source) -> None:
         """Start ``source`` with the runtime (after the writers) and stop it before them."""

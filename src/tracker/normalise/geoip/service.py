@@ -114,14 +114,26 @@ def open_configured(
     return None
 
 
+def fallback(settings: Settings) -> tuple[GeoIP | None, str]:
+    """What answers while no configured or imported database does (none loaded yet, or it
+    cannot be read): the built-in countries with `GeoIPDefault`, else nothing."""
+    if settings.geoip_default:
+        return DefaultCountries(), "built-in countries (iptocc)"
+    return None, "none"
+
+
+def not_loaded(exc: Exception, source: str) -> str:
+    """The warning when the configured database cannot be read (serve and `geoip lookup`)."""
+    return f"GeoIP database not loaded ({exc}); using {source}"
+
+
 class GeoService:
     """The live database behind `Runtime.geoip`; a finished load swaps in atomically."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.fallback: GeoIP | None = DefaultCountries() if settings.geoip_default else None
+        self.fallback, self.source = fallback(settings)
         self._db: GeoIP | None = self.fallback
-        self.source = "built-in countries (iptocc)" if self.fallback else "none"
         self.loading = False
         self._thread: threading.Thread | None = None
 
@@ -153,7 +165,7 @@ class GeoService:
             self._thread = threading.Thread(target=self._load, name="geoip-load", daemon=True)
             self._thread.start()
         except (OSError, ValueError) as exc:
-            log.warning("GeoIP database not loaded (%s); using %s", exc, self.source)
+            log.warning("%s", not_loaded(exc, self.source))
 
     def _use(self, opened: tuple[GeoIP, str] | None) -> None:
         if opened is not None:
@@ -168,7 +180,7 @@ class GeoService:
         try:
             opened = open_configured(self.settings, persist=True)
         except (OSError, ValueError) as exc:
-            log.warning("GeoIP database not loaded (%s); using %s", exc, self.source)
+            log.warning("%s", not_loaded(exc, self.source))
         else:
             self._use(opened)
         finally:
@@ -180,6 +192,8 @@ __all__ = [
     "NeedsConversion",
     "configured_sources",
     "enabled",
+    "fallback",
     "geoip_dir",
+    "not_loaded",
     "open_configured",
 ]
