@@ -20,7 +20,7 @@ $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,server]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.run-installed
 
 install: $(VENV)/.run-installed  ## create .venv and install the tracker

@@ -39,6 +39,8 @@ def build_routes(site: Site, ui: dashboard.DashboardUI | None = None) -> Starlet
             "storage": rt.sink.name,
             "queued_rows": rt.metrics.queued_items,
         }
+        if not healthy:
+            body["error"] = rt.health_error
         return json_response(body, cors(site, request), status=200 if healthy else 503)
 
     async def metrics(request: Request) -> Response:
