@@ -19,7 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import cli
+from ruamel.yaml import YAML
+from tests.conftest import ROOT, cli
 
 from tracker.schema.cluster import Inputs, Layout, node_config, plan
 from tracker.schema.render import Topology, render
@@ -117,3 +118,25 @@ def test_the_render_command_writes_one_config_per_node(tmp_path: Path) -> None:
     )  # fmt: skip
     assert wrong.returncode == 2
     assert "SHARD=2 does not match node 2 of the replicated layout" in wrong.stderr
+
+
+def test_the_cluster_compose_file_mounts_the_configs_the_render_command_writes(
+    tmp_path: Path,
+) -> None:
+    """docker/compose.cluster.yml renders the configs, then each node copies its own by its host
+    name: the names must be the ones `tracker cluster render` writes for that environment."""
+    services = YAML(typ="safe").load((ROOT / "docker" / "compose.cluster.yml").read_text())[
+        "services"
+    ]
+    render_step = services["cluster-config"]
+    command = [str(arg) for arg in render_step["command"]]
+    out = command.index("--out") + 1
+    command[out] = str(tmp_path)
+    cli(*command, env={k: str(v) for k, v in render_step["environment"].items()})
+    for name, service in services.items():
+        if name.startswith("clickhouse-"):
+            config = tmp_path / service["hostname"] / "config.d" / "cluster.xml"
+            assert config.exists(), name
+            cluster = plan(Inputs(nodes=3, layout=Layout.REPLICATED, pattern="clickhouse"))
+            node = next(n for n in cluster.nodes if n.name == service["hostname"])
+            assert config.read_text() == node_config(cluster, node)

@@ -18,7 +18,13 @@ from tracker.schema.render import (
     render,
     sharding_key,
 )
-from tracker.schema.tables import MATERIALIZED_VIEWS, OWN_VIEWS, TABLES, VIEW_FED_TABLES
+from tracker.schema.tables import (
+    ALL_TABLES,
+    MATERIALIZED_VIEWS,
+    OWN_VIEWS,
+    TABLES,
+    VIEW_FED_TABLES,
+)
 
 DB = "sfpla"
 
@@ -543,7 +549,7 @@ def test_cluster_render_has_replicated_local_tables_and_distributed_twins() -> N
     assert "ENGINE = Distributed(tracker_cluster, sfpla, events_local, cityHash64(vid))" in text
     assert "rand()" not in text
     assert "non_replicated_deduplication_window" not in text
-    assert text.count("replicated_deduplication_window = 1000") == len(TABLES)
+    assert text.count("replicated_deduplication_window = 1000") == len(ALL_TABLES)
     assert (
         "CREATE MATERIALIZED VIEW IF NOT EXISTS sfpla.hits_mv ON CLUSTER tracker_cluster"
         " TO sfpla.hits AS" in text

@@ -15,10 +15,12 @@ at boot. This renders the same files for every node of a layout, from the same v
 * Keeper runs on an odd number of nodes (all of them up to 3, then 3, then 5 from 5 nodes on), and
   every node names them in ``<zookeeper>`` instead of relying on an inferred client.
 
-Every node gets: ports (HTTP 8123, native 9000, interserver 9009 on ``0.0.0.0``), its
-``interserver_http_host``, macros ``shard``, ``replica``, ``layer``, ``cluster``, Go's
+Every node gets: its ``interserver_http_host``, macros ``shard``, ``replica``, ``layer``, ``cluster``, Go's
 ``default_replica_path``/``default_replica_name``, ``remote_servers``, ``zookeeper``,
-``distributed_ddl`` and, on Keeper members, ``keeper_server`` with the raft list.
+``distributed_ddl`` and, on Keeper members, ``keeper_server`` with the raft list. Listen
+addresses and ports are left to the server's own config (the default ports are assumed: native
+9000 in ``remote_servers``, Keeper 2181 and raft 9444), so the file adds to the official image's
+config without repeating an element it sets.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from enum import StrEnum
 
 from tracker.schema.render import DEFAULT_CLUSTER, KEEPER_PATH, REPLICA_NAME
 
-HTTP_PORT, TCP_PORT, INTERSERVER_PORT = 8123, 9000, 9009
+TCP_PORT = 9000  # the servers' own ports (HTTP 8123, native 9000) are their defaults
 KEEPER_CLIENT_PORT, KEEPER_RAFT_PORT = 2181, 9444
 DEFAULT_PATTERN = "v4-tracker"
 DDL_QUEUE = "/clickhouse/task_queue/ddl"
@@ -211,10 +213,6 @@ def node_config(cluster: Cluster, node: Node) -> str:
             f"{len(cluster.nodes)} ({cluster.layout}), shard {node.shard}, replica {node.replica} "
         )
     )
-    _sub(root, "listen_host", "0.0.0.0")
-    _sub(root, "http_port", HTTP_PORT)
-    _sub(root, "tcp_port", TCP_PORT)
-    _sub(root, "interserver_http_port", INTERSERVER_PORT)
     _sub(root, "interserver_http_host", node.host)
     macros = _sub(root, "macros")
     for tag, value in (

@@ -124,12 +124,12 @@ class ClickHouseServerSink:
         return Topology.CLUSTER if self.cluster else Topology.EMBEDDED
 
     def open(self) -> None:
-        """Create the schema (idempotent). DDL the server refuses is an operator's matter (a
-        server too old for the tracker's column types, say): `SinkMisconfigured`."""
+        """Create what the tracker writes and reads, where missing (idempotent; the rest of the
+        Go schema and migrations are `tracker schema load|migrate`'s). DDL the server refuses is
+        an operator's matter (a server too old for a column type, say): `SinkMisconfigured`."""
         client = self._client()
-        for sql in render(
-            self.topology(), database=self.database, cluster=self.cluster or DEFAULT_CLUSTER
-        ):
+        cluster = self.cluster or DEFAULT_CLUSTER
+        for sql in render(self.topology(), self.database, cluster, full=False):
             try:
                 client.command(sql, use_database=False)
             except Exception as exc:
