@@ -17,7 +17,7 @@ from tracker.batch.cursor import CursorJournal
 from tracker.batch.deadletter import DeadLetters
 from tracker.batch.policy import Policy, Strategy
 from tracker.batch.writer import SinkWriter
-from tracker.errors import SinkUnreachable
+from tracker.errors import SinkMisconfigured, SinkUnreachable
 from tracker.metrics import Metrics
 from tracker.plan.rows import record
 from tracker.sinks.base import Sink
@@ -252,3 +252,47 @@ def test_two_identical_counter_batches_written_apart_are_both_counted(
     harness.append([row])
     assert harness.close()
     assert count(chdb, "SELECT sum(total) AS n FROM counters") == 2
+
+
+class OpensLate:
+    """A store that does not answer for its first ``failures`` opens (then it does)."""
+
+    def __init__(self, inner: Sink, failures: int, error: type[SinkUnreachable]) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.failures = failures
+        self.error = error
+        self.opens = 0
+
+    def open(self) -> None:
+        self.opens += 1
+        if self.opens <= self.failures:
+            raise self.error("the store does not answer")
+        self.inner.open()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_a_store_that_opens_late_gets_everything_spooled_meanwhile(
+    tmp_path: Path, chdb: Sink
+) -> None:
+    sink = OpensLate(chdb, failures=3, error=SinkUnreachable)
+    harness = Harness(
+        tmp_path, sink, {"events": Policy(Strategy.IMMEDIATE, max_rows=1, max_seconds=0)}
+    )
+    harness.writer.start()  # does not raise: the thread keeps trying
+    assert harness.writer.store == "unreachable"
+    harness.append(event_records(50), per_entry=10)
+    wait_until("all 50 rows are stored", lambda: count(chdb), lambda n: n == 50)
+    assert harness.writer.store == "ok"
+    assert sink.opens == 4
+    assert harness.close()
+
+
+def test_a_store_that_refuses_the_tracker_stops_the_start(tmp_path: Path, chdb: Sink) -> None:
+    sink = OpensLate(chdb, failures=1, error=SinkMisconfigured)
+    harness = Harness(tmp_path, sink, EVENTS_BY_SIZE)
+    with pytest.raises(SinkMisconfigured, match="the store refuses the tracker"):
+        harness.writer.start()
+    harness.spool.close()

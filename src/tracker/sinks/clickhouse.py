@@ -21,6 +21,7 @@ rows the server cannot take are `SinkRejected` (dead-lettered by the writer).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,7 +29,7 @@ from urllib.parse import urlsplit
 
 import clickhouse_connect
 import lz4.frame
-from clickhouse_connect.driver.exceptions import OperationalError
+from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from tracker.errors import SinkMisconfigured, SinkRejected, SinkUnreachable
 from tracker.schema.render import DEFAULT_CLUSTER, Topology, render
@@ -42,6 +43,8 @@ for _noisy in ("urllib3.connectionpool", "clickhouse_connect.driver._backend.htt
 # AUTHENTICATION_FAILED, CLUSTER_DOESNT_EXIST, USER_EXPIRED: the server refuses us, not the rows.
 REFUSED_CODES = frozenset({192, 193, 194, 195, 164, 497, 516, 701, 720})
 TOO_MANY_PARTS = 252  # also "too many partitions for one block" (bad shape, split it)
+UNKNOWN_DATABASE = 81
+_INSERT = re.compile(r"\s*INSERT\b", re.IGNORECASE)
 
 
 def _reason(exc: BaseException) -> str:
@@ -146,7 +149,8 @@ class ClickHouseServerSink:
         except Exception:
             return False
 
-    def write(self, table: str, lines: Sequence[bytes], token: str | None = None) -> None:
+    def insert_settings(self, token: str | None) -> dict[str, Any]:
+        """The settings of every insert (see the module's docstring)."""
         settings: dict[str, Any] = {
             "insert_deduplicate": 1,
             "deduplicate_blocks_in_dependent_materialized_views": 1,
@@ -158,6 +162,10 @@ class ClickHouseServerSink:
             settings["insert_deduplication_token"] = token
         if self.cluster:
             settings["insert_distributed_sync"] = 1
+        return settings
+
+    def write(self, table: str, lines: Sequence[bytes], token: str | None = None) -> None:
+        settings = self.insert_settings(token)
         block = b"\n".join(lines)
         try:
             self._client().raw_insert(
@@ -173,10 +181,20 @@ class ClickHouseServerSink:
     def query(
         self, sql: str, fmt: str = "JSONEachRow", params: Mapping[str, object] | None = None
     ) -> bytes:
+        """Run ``sql`` with the tracker's database as the default one. An INSERT carries its
+        rows after its own FORMAT, so no output format is added to it."""
+        client = self._client()
+        parameters = dict(params) if params else None
+        output = None if _INSERT.match(sql) else fmt
         try:
-            data: bytes = self._client().raw_query(
-                sql, parameters=dict(params) if params else None, fmt=fmt
-            )
+            try:
+                data: bytes = client.raw_query(sql, parameters=parameters, fmt=output)
+            except DatabaseError as exc:
+                if exc.code != UNKNOWN_DATABASE or f"Database {self.database} " not in str(exc):
+                    raise
+                # Not created yet (`schema load` is about to): the statement names its tables
+                # in full, or fails again with its own reason.
+                data = client.raw_query(sql, parameters, fmt=output, use_database=False)
         except Exception as exc:
             raise translate(exc, "query", self._where) from exc
         return data
