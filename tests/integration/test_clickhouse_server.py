@@ -53,7 +53,7 @@ def start_tracker(tmp_path: Path) -> Iterator[Callable[[ClickHouseProcess], Trac
 
 def stored(ch: ClickHouseProcess, ename: str) -> dict[str, int]:
     """eid -> how often it is stored ({} while the tracker has not created the schema yet)."""
-    if not ch.query("SELECT name FROM system.databases WHERE name = 'sfpla'"):
+    if not ch.query("SELECT 1 FROM system.tables WHERE database = 'sfpla' AND name = 'events'"):
         return {}
     rows = ch.query(
         "SELECT toString(eid) AS eid, count() AS n FROM sfpla.events "

@@ -282,10 +282,10 @@ def test_a_store_that_opens_late_gets_everything_spooled_meanwhile(
         tmp_path, sink, {"events": Policy(Strategy.IMMEDIATE, max_rows=1, max_seconds=0)}
     )
     harness.writer.start()  # does not raise: the thread keeps trying
-    assert harness.writer.store == "unreachable"
+    assert harness.writer.opener.state == "unreachable"
     harness.append(event_records(50), per_entry=10)
     wait_until("all 50 rows are stored", lambda: count(chdb), lambda n: n == 50)
-    assert harness.writer.store == "ok"
+    assert harness.writer.opener.state == "ok"
     assert sink.opens == 4
     assert harness.close()
 

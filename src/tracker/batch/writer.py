@@ -20,9 +20,9 @@ writer keeps its own figures under ``metrics.sinks[<name>]``. A sink may have a 
 method, called from this thread on every turn of the loop (DuckDB's Parquet export), so the sink
 keeps one owner thread.
 
-The store is opened (schema, then ``on_open``: retention) by the writer too: `start` tries once,
-and when the store does not answer the thread keeps trying with backoff while the spool takes the
-traffic; only a refusal an operator must fix (credentials, grants, DDL) stops the start-up.
+The store is opened by the writer too (``opening.StoreOpener``): `start` tries once, and when the
+store does not answer the thread keeps trying with backoff while the spool takes the traffic; only
+a refusal an operator must fix (credentials, grants, DDL) stops the start-up.
 """
 
 from __future__ import annotations
@@ -39,14 +39,9 @@ from tracker.batch.aggregate import pre_aggregate
 from tracker.batch.breaker import CircuitBreaker, backoff
 from tracker.batch.cursor import CursorJournal, CursorState
 from tracker.batch.deadletter import DeadLetters
+from tracker.batch.opening import StoreOpener
 from tracker.batch.policy import DEFAULT, AdaptiveSize, Policy, Strategy
-from tracker.errors import (
-    SinkError,
-    SinkMisconfigured,
-    SinkRejected,
-    SinkUnreachable,
-    TrackerError,
-)
+from tracker.errors import SinkRejected, SinkUnreachable, TrackerError
 from tracker.metrics import Metrics
 from tracker.schema.tables import TABLES
 from tracker.sinks.base import Sink
@@ -145,11 +140,7 @@ class SinkWriter:
         self.primary = primary
         self.stats = SinkStats()
         self._maintain: Callable[[], None] | None = getattr(sink, "maintain", None)
-        self.on_open = on_open
-        self.store = "closed"  # "ok" once opened; "unreachable" or "refused" while it cannot be
-        self.store_error = ""
-        self._open_attempts = 0
-        self._open_at = 0.0
+        self.opener = StoreOpener(sink, on_open, clock)
         self.state = CursorState()
         self.pos = 0
         self.tables: dict[str, TableState] = {}
@@ -169,14 +160,14 @@ class SinkWriter:
         """Open the store and start the thread. A store that refuses the tracker raises
         (SinkMisconfigured); one that does not answer is retried by the thread, unless
         ``require_store`` (a `Critical` store entry), when it raises SinkUnreachable."""
-        if not self._try_open(starting=True):
+        if not self.opener.try_open(starting=True):
             if require_store:
-                raise SinkUnreachable(f"the store does not answer: {self.store_error}")
+                raise SinkUnreachable(f"the store does not answer: {self.opener.error}")
             log.warning(
                 "%s: the store does not answer (%s); events are kept in the spool and written "
                 "once it does",
                 self.sink.name,
-                self.store_error,
+                self.opener.error,
             )
         self.state = self.journal.load(default_safe=self.spool.start)
         self.pos = max(self.state.safe, self.spool.start)
@@ -248,52 +239,18 @@ class SinkWriter:
     def _on_data(self, end: int) -> None:
         self._wakeup.set()
 
-    def _try_open(self, starting: bool = False) -> bool:
-        """One attempt to open the store, when its backoff allows; True once it is open."""
-        if self.store == "ok":
-            return True
-        if self.clock() < self._open_at:
-            return False
-        try:
-            self.sink.open()
-            self.on_open()
-        except SinkError as exc:
-            refused = isinstance(exc, SinkMisconfigured | SinkRejected)
-            self.store = "refused" if refused else "unreachable"
-            self.store_error = str(exc)
-            if refused and starting:
-                raise SinkMisconfigured(f"the store refuses the tracker: {exc}") from exc
-            self._open_attempts += 1
-            delay = backoff(self._open_attempts, base=0.5)
-            self._open_at = self.clock() + delay
-            if not starting:
-                log.log(
-                    logging.ERROR if refused else logging.WARNING,
-                    "%s: opening the store failed (attempt %d), next try in %.1f s: %s",
-                    self.sink.name,
-                    self._open_attempts,
-                    delay,
-                    exc,
-                )
-            return False
-        if self._open_attempts:
-            log.info("%s: the store answers again; writing the spooled events", self.sink.name)
-        self.store, self.store_error, self._open_attempts = "ok", "", 0
-        return True
-
-    # -- the loop -----------------------------------------------------------------------------
     def _buffered_bytes(self) -> int:
         return sum(t.size + sum(b.size for b in t.sealed) for t in self.tables.values())
 
     def _run(self) -> None:
         while True:
-            if not self._try_open():
+            if not self.opener.try_open():
                 if self._stopping:
                     log.error(
                         "%s: the store never opened; the events stay in the spool", self.sink.name
                     )
                     return
-                self._wakeup.wait(min(max(self._open_at - self.clock(), 0.01), 0.5))
+                self._wakeup.wait(self.opener.wait_seconds())
                 continue
             if self.pos < self.spool.end and self._buffered_bytes() < self.max_buffered_bytes:
                 for entry in self.spool.read(self.pos, self.read_bytes):

@@ -243,7 +243,7 @@ class Runtime:
                 backend.sink.close()
             self.lock.release()
             raise
-        self.metrics.health_status = "healthy" if self.writer.store == "ok" else "unhealthy"
+        self.metrics.health_status = "healthy" if self.writer.opener.is_open else "unhealthy"
         self._started = True
         log.info(
             "tracker ready; data in %s (spool: %s)", self.data_dir.root, self.settings.spool_mode
@@ -280,8 +280,8 @@ class Runtime:
         now = time.monotonic()
         if now - self._health_at > HEALTH_CACHE_SECONDS:
             answers = self.sink.healthcheck()
-            self._healthy = answers and self.writer.store == "ok"
-            self.health_error = health_error(answers, self.writer.store)
+            self._healthy = answers and self.writer.opener.is_open
+            self.health_error = health_error(answers, self.writer.opener.state)
             self._health_at = now
             self.metrics.health_status = "healthy" if self._healthy else "unhealthy"
         return self._healthy
