@@ -162,7 +162,6 @@ def test_seed_prune_command_runs_the_rules_and_logs_only_prunes_only_logs(
     assert parse_rows(cli(*query, both, env=store.env).stdout) == [{"ip": "", "logs": ["new"]}]
 
 
-@pytest.mark.both_stores
 def test_retention_sets_ttls_once_and_removes_them_when_unset(sink: Sink) -> None:
     store = Store(sink.query, "sfpla")
     assert set(apply_retention(store, 30)) == set(RETENTION)

@@ -117,7 +117,6 @@ def test_a_batch_retried_after_a_lost_acknowledgement_is_stored_once(
     assert count(chdb) == 1000
 
 
-@pytest.mark.both_stores
 def test_the_same_spool_range_replayed_after_a_crash_is_stored_once(
     tmp_path: Path, chdb: Sink
 ) -> None:
