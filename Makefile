@@ -60,7 +60,7 @@ fmt: install-dev  ## format the code
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
-schema-load: install  ## create the ClickHouse tables in the embedded store (idempotent)
+schema-load: install  ## create the ClickHouse tables in the store CONFIG names (embedded by default; idempotent)
 	$(BIN)/tracker schema load $(CONFIG)
 
 db-console: install  ## an interactive SQL prompt on the store (works while the server runs)
