@@ -20,7 +20,7 @@ $(VENV)/.run-installed: pyproject.toml | $(BIN)/python
 	@touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,server]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.run-installed
 
 install: $(VENV)/.run-installed  ## create .venv and install the tracker
@@ -60,7 +60,7 @@ fmt: install-dev  ## format the code
 	$(BIN)/ruff check --fix src tests bench
 	$(BIN)/ruff format src tests bench
 
-schema-load: install  ## create the ClickHouse tables in the embedded store (idempotent)
+schema-load: install  ## create the ClickHouse tables in the store CONFIG names (embedded by default; idempotent)
 	$(BIN)/tracker schema load $(CONFIG)
 
 db-console: install  ## an SQL prompt on the store (works while the server runs); < file.sql runs a script

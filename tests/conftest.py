@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,8 +17,12 @@ from typing import Any, TypeVar
 import httpx
 import orjson
 import pytest
+from tests.support.clickhouse_process import ClickHouseProcess
 
 from tracker.control import remote_query
+from tracker.sinks.base import Sink
+from tracker.sinks.chdb import ChdbSink
+from tracker.sinks.clickhouse import ClickHouseServerSink
 
 # The backend tests' real parts (nats-server, moto's S3, a Graph API stand-in) as fixtures.
 pytest_plugins = ("tests.integration.backends",)
@@ -151,9 +156,10 @@ class TrackerServer:
     def query(self, sql: str) -> list[dict[str, Any]]:
         if self.running:
             return parse_rows(remote_query(self.data_dir / "tracker.sock", sql, "JSONEachRow"))
-        return parse_rows(
-            cli("query", "--data-dir", str(self.data_dir), "--format", "JSONEachRow", sql).stdout
-        )
+        args = ["query", "--data-dir", str(self.data_dir), "--format", "JSONEachRow", sql]
+        if self.config_path is not None:
+            args.insert(1, str(self.config_path))
+        return parse_rows(cli(*args, env=self.env).stdout)
 
     def wait_for(self, sql: str, expected: int, timeout: float = WAIT) -> list[dict[str, Any]]:
         """Poll ``sql`` until it returns exactly ``expected`` rows (batches land after their
@@ -207,8 +213,78 @@ class TrackerServer:
         )
 
 
+class Storage:
+    """Where a test's trackers keep their events: embedded chDB in their data directory, or a
+    ClickHouse server (the test HTTP interface over chDB, in its own process)."""
+
+    def __init__(self, kind: str, clickhouse: ClickHouseProcess | None = None) -> None:
+        self.kind = kind
+        self.clickhouse = clickhouse
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment that points a tracker (or a command) at this store."""
+        if self.clickhouse is None:
+            return {}
+        return {"TRACKER_CLICKHOUSE_URL": self.clickhouse.dsn()}
+
+    def sink(self, data_dir: Path) -> Sink:
+        """An opened sink on this store (the embedded one lives under ``data_dir``)."""
+        sink: Sink
+        if self.clickhouse is None:
+            sink = ChdbSink(data_dir / "clickhouse")
+        else:
+            sink = ClickHouseServerSink(self.clickhouse.dsn())
+        sink.open()
+        return sink
+
+
+STORES = ("embedded", "server")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`store_kind` is "embedded", or both kinds for a test marked `both_stores` (module scope:
+    a module's trackers are started once per kind)."""
+    if "store_kind" in metafunc.fixturenames:
+        marked = metafunc.definition.get_closest_marker("both_stores") is not None
+        metafunc.parametrize("store_kind", STORES if marked else STORES[:1], scope="module")
+
+
+@contextlib.contextmanager
+def open_store(kind: str, root: Path) -> Iterator[Storage]:
+    """A store of ``kind``; for "server", a ClickHouse server process over ``root``."""
+    if kind == "embedded":
+        yield Storage(kind)
+        return
+    clickhouse = ClickHouseProcess(root / "clickhouse").start()
+    try:
+        yield Storage(kind, clickhouse)
+    finally:
+        clickhouse.kill()
+
+
+@contextlib.contextmanager
+def serving(
+    kind: str, root: Path, config: dict[str, Any] | None, stop: int = signal.SIGTERM
+) -> Iterator[TrackerServer]:
+    """A tracker on a store of ``kind``, for a module-scoped fixture; ``stop`` ends it."""
+    with open_store(kind, root) as opened:
+        server = TrackerServer(root / "data", config, opened.env).start()
+        try:
+            yield server
+        finally:
+            if server.running:
+                server.stop(stop)
+
+
 @pytest.fixture
-def make_server(tmp_path: Path) -> Iterator[Any]:
+def store(store_kind: str, tmp_path: Path) -> Iterator[Storage]:
+    with open_store(store_kind, tmp_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+def make_server(tmp_path: Path, store: Storage) -> Iterator[Any]:
     servers: list[TrackerServer] = []
 
     def make(
@@ -216,7 +292,9 @@ def make_server(tmp_path: Path) -> Iterator[Any]:
         env: dict[str, str] | None = None,
         data_dir: Path | None = None,
     ) -> TrackerServer:
-        server = TrackerServer(data_dir or tmp_path / f"data{len(servers)}", config, env)
+        server = TrackerServer(
+            data_dir or tmp_path / f"data{len(servers)}", config, {**store.env, **(env or {})}
+        )
         servers.append(server)
         return server.start()
 

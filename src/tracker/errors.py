@@ -16,6 +16,8 @@
     └── SinkError                     a sink failed; raised at the sink seam, translated from
         ├── SinkRejected              the database refused the rows (bad data: never retried)
         └── SinkUnreachable           network / server trouble (retried)
+            └── SinkMisconfigured     the store answered and refuses us (credentials, grants, an
+                                      unknown cluster): retried too, but an operator must act
     DataDirInUse                      another process owns the data directory
     ListenError                       a listener's port cannot be bound (taken, privileged)
     DataDirUnusable                   the data directory cannot be created, or is no directory
@@ -111,6 +113,12 @@ class SinkUnreachable(SinkError):
     def __init__(self, message: str, retry_after: float = 0.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class SinkMisconfigured(SinkUnreachable):
+    """The store answered but refuses the tracker: wrong credentials, missing grants, a read-only
+    user, an unknown cluster, or DDL the server cannot run. At start-up this stops the tracker;
+    later it is retried like an outage (the spool keeps the events) and logged as an error."""
 
 
 class DataDirInUse(TrackerError):

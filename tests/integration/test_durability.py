@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from tests.conftest import WAIT, TrackerServer, wait_until
 
 FAST = {
@@ -62,6 +63,7 @@ def wait_stored(server: TrackerServer, ids: Collection[str], timeout: float = WA
     )
 
 
+@pytest.mark.both_stores
 def test_every_acknowledged_event_survives_kill_9_exactly_once(
     make_server: Any, tmp_path: Path
 ) -> None:

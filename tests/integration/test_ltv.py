@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import FAST_BATCHES, TrackerServer
+from conftest import FAST_BATCHES, TrackerServer, serving
 from tracker.errors import InvalidEvent
 from tracker.plan.ltv_rows import parse_amount
 
@@ -19,12 +19,11 @@ ORIGIN = "https://shop.example"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackerServer]:
+def server(store_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackerServer]:
     root = tmp_path_factory.mktemp("ltv")
-    running = TrackerServer(root / "data", {**FAST_BATCHES, "AllowOrigin": ORIGIN}).start()
-    yield running
-    if running.running:
-        running.stop(signal.SIGKILL)
+    config = {**FAST_BATCHES, "AllowOrigin": ORIGIN}
+    with serving(store_kind, root, config, signal.SIGKILL) as running:
+        yield running
 
 
 def post(server: TrackerServer, body: object, **headers: str) -> httpx.Response:
@@ -52,6 +51,7 @@ def ltv(server: TrackerServer, ids: list[str], expected: int) -> dict[str, float
     return {row["id_type"]: row["paid"] for row in rows}
 
 
+@pytest.mark.both_stores
 def test_a_single_payment_stores_one_payment_and_ltv_totals_for_uid_and_vid(
     server: TrackerServer,
 ) -> None:
@@ -82,6 +82,7 @@ def test_a_single_payment_stores_one_payment_and_ltv_totals_for_uid_and_vid(
     assert ltv(server, [vid, uid], 2) == {"uid": 99.99, "vid": 99.99}
 
 
+@pytest.mark.both_stores
 def test_a_batch_sums_its_line_items_in_decimal_and_keys_orid_by_invid(
     server: TrackerServer,
 ) -> None:
@@ -105,6 +106,7 @@ def test_a_batch_sums_its_line_items_in_decimal_and_keys_orid_by_invid(
     assert ltv(server, [vid, invid], 2) == {"vid": 75.4, "orid": 75.4}
 
 
+@pytest.mark.both_stores
 def test_get_reads_the_payment_from_the_query_and_the_vid_from_the_cookie(
     server: TrackerServer,
 ) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import FAST_BATCHES, TrackerServer
+from conftest import FAST_BATCHES, TrackerServer, serving
 
 ORIGIN = "https://site.example"
 FAST = {"MaxBatchTime": "0.2s"}
@@ -25,12 +25,9 @@ ZERO = "00000000-0000-0000-0000-000000000000"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackerServer]:
-    root = tmp_path_factory.mktemp("privacy")
-    running = TrackerServer(root / "data", CONFIG).start()
-    yield running
-    if running.running:
-        running.stop(signal.SIGKILL)
+def server(store_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackerServer]:
+    with serving(store_kind, tmp_path_factory.mktemp("privacy"), CONFIG, signal.SIGKILL) as s:
+        yield s
 
 
 def agree(server: TrackerServer, body: object, **headers: str) -> httpx.Response:
@@ -46,6 +43,7 @@ def listed(server: TrackerServer, query: str, expected: int, **headers: str) -> 
     return answer
 
 
+@pytest.mark.both_stores
 def test_consent_is_stored_in_agreements_and_agreed_and_listed_back_for_the_visitor(
     server: TrackerServer,
 ) -> None:
@@ -98,6 +96,7 @@ def test_consent_is_stored_in_agreements_and_agreed_and_listed_back_for_the_visi
     assert listed_row["iphash"]
 
 
+@pytest.mark.both_stores
 def test_the_vid_cookie_names_the_visitor_when_the_body_or_query_does_not(
     server: TrackerServer,
 ) -> None:
@@ -138,6 +137,7 @@ def test_listing_agreements_needs_a_uuid_vid(
     assert message in answer.json()["error"]
 
 
+@pytest.mark.both_stores
 def test_jurisdictions_lists_every_row_with_its_json_rules(server: TrackerServer) -> None:
     server.query(
         "INSERT INTO jurisdictions FORMAT JSONEachRow "

@@ -8,22 +8,23 @@ from typing import Any
 
 import pytest
 
-from conftest import cli
+from conftest import Storage, cli
 from tracker.errors import BadRequest
 from tracker.normalise.hashing import iphash
 from tracker.normalise.ids import ZERO_UUID
 from tracker.plan.event_rows import record
 from tracker.privacy import Store, forget, person_tables
+from tracker.sinks.base import Sink
 from tracker.sinks.chdb import ChdbSink
 
 SECRET = b"k" * 32
 
 
-def put(sink: ChdbSink, table: str, *rows: dict[str, Any]) -> None:
+def put(sink: Sink, table: str, *rows: dict[str, Any]) -> None:
     sink.write(table, [record(table, row)[1] for row in rows])
 
 
-def everything(sink: ChdbSink) -> dict[str, str]:
+def everything(sink: Sink) -> dict[str, str]:
     """Every storage table's rows as JSON text, to grep."""
     tables = sink.query(
         "SELECT name FROM system.tables WHERE database = 'sfpla' AND engine LIKE '%MergeTree'",
@@ -35,7 +36,7 @@ def everything(sink: ChdbSink) -> dict[str, str]:
     }
 
 
-def person(sink: ChdbSink, vid: str, uid: str, ip: str, invoice: str) -> None:
+def person(sink: Sink, vid: str, uid: str, ip: str, invoice: str) -> None:
     """Rows of one person in every table that can hold them, as the tracker writes them."""
     for table in person_tables():
         if table != "events":
@@ -51,15 +52,15 @@ def person(sink: ChdbSink, vid: str, uid: str, ip: str, invoice: str) -> None:
     )
 
 
+@pytest.mark.both_stores
 def test_forgetting_a_user_leaves_no_trace_of_them_or_their_visitors_in_any_table(
-    tmp_path: Path,
+    tmp_path: Path, store: Storage
 ) -> None:
     vid, uid, invoice = (str(uuid.uuid4()) for _ in range(3))
     ip = "198.51.100.44"
     second_vid = str(uuid.uuid4())  # linked to the user by userhosts only
     other = [str(uuid.uuid4()) for _ in range(3)]
-    sink = ChdbSink(tmp_path / "data" / "clickhouse")
-    sink.open()
+    sink = store.sink(tmp_path / "data")
     person(sink, vid, uid, ip, invoice)
     person(sink, other[0], other[1], "192.0.2.77", other[2])
     put(sink, "userhosts", {"vid": second_vid, "uid": uid})
@@ -67,11 +68,11 @@ def test_forgetting_a_user_leaves_no_trace_of_them_or_their_visitors_in_any_tabl
     before = everything(sink)
     sink.close()
 
-    out = cli("forget", "--data-dir", str(tmp_path / "data"), "--uid", uid)
+    out = cli("forget", "--data-dir", str(tmp_path / "data"), "--uid", uid, env=store.env)
     assert "forgot 2 visitor id(s), 1 user id(s)" in out.stdout
     assert "  reqs: 2" in out.stdout  # the view-fed counter of both visitors
 
-    sink = ChdbSink(tmp_path / "data" / "clickhouse")
+    sink = store.sink(tmp_path / "data")
     after = everything(sink)
     secrets = (vid, second_vid, uid, invoice, ip, iphash(ip, SECRET), "203.0.113.9")
     for table, text in after.items():

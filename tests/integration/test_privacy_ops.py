@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conftest import cli, parse_rows
+from conftest import Storage, cli, parse_rows
 from tracker.config import Settings, load_settings
 from tracker.datadir import DataDir
 from tracker.errors import TrackerError
@@ -21,7 +21,7 @@ from tracker.plan.event_rows import record
 from tracker.privacy import Store, apply_retention, person_tables, prune
 from tracker.privacy.prune import state_path
 from tracker.privacy.retention import EXEMPT, RETENTION
-from tracker.sinks.chdb import ChdbSink
+from tracker.sinks.base import Sink
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 OLD = NOW - timedelta(days=90)
@@ -30,18 +30,17 @@ RECENT = NOW - timedelta(days=2)
 
 
 @pytest.fixture
-def sink(tmp_path: Path) -> Iterator[ChdbSink]:
-    opened = ChdbSink(tmp_path / "data" / "clickhouse")
-    opened.open()
+def sink(tmp_path: Path, store: Storage) -> Iterator[Sink]:
+    opened = store.sink(tmp_path / "data")
     yield opened
     opened.close()
 
 
-def put(sink: ChdbSink, table: str, *rows: dict[str, Any]) -> None:
+def put(sink: Sink, table: str, *rows: dict[str, Any]) -> None:
     sink.write(table, [record(table, row)[1] for row in rows])
 
 
-def rows(sink: ChdbSink, sql: str) -> list[dict[str, Any]]:
+def rows(sink: Sink, sql: str) -> list[dict[str, Any]]:
     return parse_rows(sink.query(sql, "JSONEachRow"))
 
 
@@ -66,7 +65,7 @@ def event(at: datetime, ip: str = "", **values: Any) -> dict[str, Any]:
 
 
 def test_prune_clears_expired_fields_keeps_a_hash_and_spares_recent_and_ignored_rows(
-    tmp_path: Path, sink: ChdbSink
+    tmp_path: Path, sink: Sink
 ) -> None:
     put(
         sink,
@@ -89,7 +88,7 @@ def test_prune_clears_expired_fields_keeps_a_hash_and_spares_recent_and_ignored_
 
 
 def test_clear_params_replaces_params_with_the_hashes_and_clear_all_deletes(
-    tmp_path: Path, sink: ChdbSink
+    tmp_path: Path, sink: Sink
 ) -> None:
     put(
         sink,
@@ -112,7 +111,7 @@ def test_clear_params_replaces_params_with_the_hashes_and_clear_all_deletes(
 
 
 def test_prune_limit_stops_after_exactly_that_many_rows_and_the_next_run_goes_on(
-    tmp_path: Path, sink: ChdbSink
+    tmp_path: Path, sink: Sink
 ) -> None:
     put(sink, "events", *(event(OLDER + timedelta(minutes=i), f"192.0.2.{i}") for i in range(3)))
     put(sink, "events", *(event(OLD + timedelta(minutes=i), f"192.0.2.{10 + i}") for i in range(4)))
@@ -130,7 +129,7 @@ def test_prune_limit_stops_after_exactly_that_many_rows_and_the_next_run_goes_on
 
 
 def test_a_rule_on_a_key_column_is_refused_before_anything_changes(
-    tmp_path: Path, sink: ChdbSink
+    tmp_path: Path, sink: Sink
 ) -> None:
     put(sink, "events", event(OLD, "192.0.2.1"))
     rules = [
@@ -143,8 +142,9 @@ def test_a_rule_on_a_key_column_is_refused_before_anything_changes(
     assert rows(sink, "SELECT ip FROM events") == [{"ip": "192.0.2.1"}]
 
 
+@pytest.mark.both_stores
 def test_seed_prune_command_runs_the_rules_and_logs_only_prunes_only_logs(
-    tmp_path: Path, sink: ChdbSink
+    tmp_path: Path, sink: Sink, store: Storage
 ) -> None:
     put(sink, "events", event(OLD, "192.0.2.50"))
     put(sink, "logs", {"created_at": OLD, "msg": "old"}, {"created_at": RECENT, "msg": "new"})
@@ -153,15 +153,16 @@ def test_seed_prune_command_runs_the_rules_and_logs_only_prunes_only_logs(
     config, data = str(tmp_path / "config.json"), str(tmp_path / "data")
     query = ["query", "--data-dir", data, "--format", "JSONEachRow"]
     both = "SELECT ip, (SELECT groupArray(msg) FROM logs) AS logs FROM events"
-    logs_only = cli("--prune", "--logs-only", config, "--data-dir", data)
+    logs_only = cli("--prune", "--logs-only", config, "--data-dir", data, env=store.env)
     assert "prune logs: 1 rows" in logs_only.stdout
-    assert parse_rows(cli(*query, both).stdout) == [{"ip": "192.0.2.50", "logs": ["new"]}]
-    full = cli("--prune", config, "--data-dir", data)
+    answer = cli(*query, both, env=store.env).stdout
+    assert parse_rows(answer) == [{"ip": "192.0.2.50", "logs": ["new"]}]
+    full = cli("--prune", config, "--data-dir", data, env=store.env)
     assert "prune events: 1 rows" in full.stdout
-    assert parse_rows(cli(*query, both).stdout) == [{"ip": "", "logs": ["new"]}]
+    assert parse_rows(cli(*query, both, env=store.env).stdout) == [{"ip": "", "logs": ["new"]}]
 
 
-def test_retention_sets_ttls_once_and_removes_them_when_unset(sink: ChdbSink) -> None:
+def test_retention_sets_ttls_once_and_removes_them_when_unset(sink: Sink) -> None:
     store = Store(sink.query, "sfpla")
     assert set(apply_retention(store, 30)) == set(RETENTION)
     assert store.table_ttl("events") == "created_at + toIntervalDay(30)"

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import FAST_BATCHES, TrackerServer, cli
+from conftest import FAST_BATCHES, TrackerServer, cli, serving
 from tracker.datadir import DataDir
 from tracker.normalise.hashing import iphash
 
@@ -32,21 +32,21 @@ CONFIG = {
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackerServer]:
-    running = TrackerServer(tmp_path_factory.mktemp("privacy") / "data", CONFIG).start()
-    cli(
-        "accounts",
-        "add",
-        "--data-dir",
-        str(running.data_dir),
-        "--uid",
-        ADMIN,
-        "--password",
-        PASSWORD,
-    )
-    yield running
-    if running.running:
-        running.stop(signal.SIGKILL)
+def server(store_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackerServer]:
+    root = tmp_path_factory.mktemp("privacy")
+    with serving(store_kind, root, CONFIG, signal.SIGKILL) as running:
+        cli(
+            "accounts",
+            "add",
+            "--data-dir",
+            str(running.data_dir),
+            "--uid",
+            ADMIN,
+            "--password",
+            PASSWORD,
+            env=running.env,
+        )
+        yield running
 
 
 def track(
@@ -63,6 +63,7 @@ def dropped(server: TrackerServer) -> int:
     return count
 
 
+@pytest.mark.both_stores
 def test_events_without_the_analytics_consent_bits_are_answered_but_not_stored(
     server: TrackerServer,
 ) -> None:
@@ -94,6 +95,7 @@ def test_events_without_the_analytics_consent_bits_are_answered_but_not_stored(
     assert sorted(r["vid"] for r in counted) == sorted([given, cookie])
 
 
+@pytest.mark.both_stores
 def test_use_remove_ip_leaves_the_client_ip_in_no_table_and_no_spool_file(
     server: TrackerServer,
 ) -> None:
@@ -137,6 +139,7 @@ def test_use_remove_ip_leaves_the_client_ip_in_no_table_and_no_spool_file(
             assert ip.encode() not in path.read_bytes(), f"{path} holds the raw client IP"
 
 
+@pytest.mark.both_stores
 def test_the_privacy_route_forgets_a_visitor_including_rows_not_yet_written(
     server: TrackerServer,
 ) -> None:
@@ -171,6 +174,7 @@ def test_the_privacy_route_needs_an_account_and_exactly_one_person(server: Track
     assert httpx.get(url, auth=(ADMIN, PASSWORD), timeout=10).status_code == 405
 
 
+@pytest.mark.both_stores
 def test_data_retention_days_is_a_ttl_on_the_personal_tables_from_start_up(
     server: TrackerServer,
 ) -> None:
@@ -184,6 +188,7 @@ def test_data_retention_days_is_a_ttl_on_the_personal_tables_from_start_up(
     assert "TTL created_at + toIntervalDay(400)" in events
 
 
+@pytest.mark.both_stores
 def test_prune_and_forget_reach_a_running_tracker_through_its_control_socket(
     server: TrackerServer,
 ) -> None:

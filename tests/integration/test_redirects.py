@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import FAST_BATCHES, TrackerServer, cli
+from conftest import FAST_BATCHES, TrackerServer, cli, serving
 from tracker.errors import TrackerError
 from tracker.http.redirects import AllowList, fallback
 
@@ -33,9 +33,12 @@ CONFIG = {
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackerServer]:
-    root = tmp_path_factory.mktemp("redirects")
-    running = TrackerServer(root / "data", CONFIG).start()
+def server(store_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackerServer]:
+    with serving(store_kind, tmp_path_factory.mktemp("redirects"), CONFIG, signal.SIGKILL) as s:
+        yield from prepared(s)
+
+
+def prepared(running: TrackerServer) -> Iterator[TrackerServer]:
     # an account added through the CLI while the server runs (the control socket path)
     added = cli(
         "accounts",
@@ -46,6 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackerServer]:
         ADMIN,
         "--password",
         ADMIN_PASSWORD,
+        env=running.env,
     )
     assert ADMIN in added.stdout
     running.query(
@@ -56,8 +60,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackerServer]:
         f'{{"oid":"{ORG}","ddata":{{"default_destination_host":"https://shop.good.example"}}}}'
     )
     yield running
-    if running.running:
-        running.stop(signal.SIGKILL)
 
 
 def create(
@@ -89,6 +91,7 @@ def events_of(server: TrackerServer, vid: str, expected: int = 1) -> list[dict[s
     )
 
 
+@pytest.mark.both_stores
 def test_a_new_short_link_resolves_at_once_on_a_host_with_a_port_and_other_case(
     server: TrackerServer,
 ) -> None:
@@ -117,6 +120,7 @@ def test_a_new_short_link_resolves_at_once_on_a_host_with_a_port_and_other_case(
     assert live["urlto"] == "https://www.good.example/l?x=1"
 
 
+@pytest.mark.both_stores
 def test_each_change_adds_one_history_row_and_the_latest_target_wins(
     server: TrackerServer,
 ) -> None:
@@ -148,6 +152,7 @@ def test_each_change_adds_one_history_row_and_the_latest_target_wins(
     assert visit(server, "/spring", "hist.example").headers["location"].endswith("/Two/Path?q=1")
 
 
+@pytest.mark.both_stores
 def test_the_listing_holds_only_the_requested_hosts_links(server: TrackerServer) -> None:
     for source in (
         "https://list-a.example/x",
@@ -250,6 +255,7 @@ def test_bad_link_requests_are_400_with_the_reason(
     assert reason in answer.json()["error"]
 
 
+@pytest.mark.both_stores
 def test_a_tracked_rdr_target_redirects_in_one_hop_and_records_a_server_event(
     server: TrackerServer,
 ) -> None:
@@ -269,6 +275,7 @@ def test_a_tracked_rdr_target_redirects_in_one_hop_and_records_a_server_event(
     assert (event["ename"], event["campaign"], event["oid"]) == ("promo_click", "autumn", ORG)
 
 
+@pytest.mark.both_stores
 def test_an_unknown_short_link_is_a_json_404_and_creating_it_there_works_at_once(
     server: TrackerServer,
 ) -> None:
@@ -289,6 +296,7 @@ def test_an_unknown_short_link_is_a_json_404_and_creating_it_there_works_at_once
     assert visit(server, "/later", "late.example").status_code == 302  # the cached miss is replaced
 
 
+@pytest.mark.both_stores
 def test_rdr_records_a_server_event_and_xrdr_a_client_event_with_its_cookie(
     server: TrackerServer,
 ) -> None:

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import orjson
 import pytest
-from tests.conftest import wait_until
+from tests.conftest import Storage, wait_until
 
 from tracker.batch.breaker import CircuitBreaker
 from tracker.batch.cursor import CursorJournal
 from tracker.batch.deadletter import DeadLetters
 from tracker.batch.policy import Policy, Strategy
 from tracker.batch.writer import SinkWriter
-from tracker.errors import SinkUnreachable
+from tracker.errors import SinkMisconfigured, SinkUnreachable
 from tracker.metrics import Metrics
 from tracker.plan.rows import record
-from tracker.sinks.chdb import ChdbSink
+from tracker.sinks.base import Sink
 from tracker.sinks.faults import FaultInjectingSink
 from tracker.spool import LogSpool, Record
 from tracker.spool.segmented import SegmentedLog
@@ -29,9 +29,9 @@ EVENTS_BY_SIZE = {"events": Policy(Strategy.SIZE, max_rows=1000, max_seconds=360
 
 
 @pytest.fixture
-def chdb(tmp_path: Path) -> Iterator[ChdbSink]:
-    sink = ChdbSink(tmp_path / "clickhouse")
-    sink.open()
+def chdb(tmp_path: Path, store: Storage) -> Iterator[Sink]:
+    """The store's sink: embedded chDB, or (marked `both_stores`) a ClickHouse server too."""
+    sink = store.sink(tmp_path)
     yield sink
     sink.close()
 
@@ -81,14 +81,14 @@ class Harness:
         return landed
 
 
-def count(sink: ChdbSink, sql: str = "SELECT count() AS n FROM events") -> int:
+def count(sink: Sink, sql: str = "SELECT count() AS n FROM events") -> int:
     return int(orjson.loads(sink.query(sql, "JSONEachRow"))["n"])
 
 
 class LostAcknowledgement:
     """The insert lands, then the connection dies before the answer (a retry must not duplicate)."""
 
-    def __init__(self, inner: ChdbSink) -> None:
+    def __init__(self, inner: Sink) -> None:
         self.inner = inner
         self.name = inner.name
         self.tokens: list[str | None] = []
@@ -103,8 +103,9 @@ class LostAcknowledgement:
         return getattr(self.inner, name)
 
 
+@pytest.mark.both_stores
 def test_a_batch_retried_after_a_lost_acknowledgement_is_stored_once(
-    tmp_path: Path, chdb: ChdbSink
+    tmp_path: Path, chdb: Sink
 ) -> None:
     sink = LostAcknowledgement(chdb)
     harness = Harness(tmp_path, sink, EVENTS_BY_SIZE)
@@ -117,7 +118,7 @@ def test_a_batch_retried_after_a_lost_acknowledgement_is_stored_once(
 
 
 def test_the_same_spool_range_replayed_after_a_crash_is_stored_once(
-    tmp_path: Path, chdb: ChdbSink
+    tmp_path: Path, chdb: Sink
 ) -> None:
     sink = LostAcknowledgement(chdb)
     sink.tokens.append("warm")  # no injected failure this time
@@ -143,7 +144,7 @@ def test_the_same_spool_range_replayed_after_a_crash_is_stored_once(
 
 
 def test_one_bad_row_in_a_batch_of_a_thousand_goes_to_the_dead_letter_file(
-    tmp_path: Path, chdb: ChdbSink
+    tmp_path: Path, chdb: Sink
 ) -> None:
     control = tmp_path / "faults.json"
     control.write_text('{"reject_containing": "poison-row"}')
@@ -165,7 +166,7 @@ def test_one_bad_row_in_a_batch_of_a_thousand_goes_to_the_dead_letter_file(
 
 
 def test_a_failing_sink_opens_the_circuit_and_everything_lands_after_recovery(
-    tmp_path: Path, chdb: ChdbSink
+    tmp_path: Path, chdb: Sink
 ) -> None:
     control = tmp_path / "faults.json"
     control.write_text('{"unreachable": true}')
@@ -182,9 +183,7 @@ def test_a_failing_sink_opens_the_circuit_and_everything_lands_after_recovery(
     assert count(chdb) == 300
 
 
-def test_a_size_batch_waits_for_its_size_however_old_it_grows(
-    tmp_path: Path, chdb: ChdbSink
-) -> None:
+def test_a_size_batch_waits_for_its_size_however_old_it_grows(tmp_path: Path, chdb: Sink) -> None:
     skipped = 0.0  # seconds the writer's clock is ahead of the real one
 
     def clock() -> float:
@@ -212,7 +211,7 @@ def test_a_size_batch_waits_for_its_size_however_old_it_grows(
     assert harness.close()
 
 
-def test_shutdown_writes_what_no_rule_has_flushed_yet(tmp_path: Path, chdb: ChdbSink) -> None:
+def test_shutdown_writes_what_no_rule_has_flushed_yet(tmp_path: Path, chdb: Sink) -> None:
     harness = Harness(
         tmp_path, chdb, {"events": Policy(Strategy.TIME, max_rows=10, max_seconds=3600)}
     )
@@ -225,7 +224,7 @@ def test_shutdown_writes_what_no_rule_has_flushed_yet(tmp_path: Path, chdb: Chdb
 
 
 def test_a_quiet_table_writes_its_first_row_at_once_and_then_batches_by_age(
-    tmp_path: Path, chdb: ChdbSink
+    tmp_path: Path, chdb: Sink
 ) -> None:
     skipped = 0.0  # seconds the writer's clock is ahead of the real one
 
@@ -253,7 +252,7 @@ def test_a_quiet_table_writes_its_first_row_at_once_and_then_batches_by_age(
     assert harness.close()
 
 
-def test_counter_rows_land_pre_aggregated(tmp_path: Path, chdb: ChdbSink) -> None:
+def test_counter_rows_land_pre_aggregated(tmp_path: Path, chdb: Sink) -> None:
     harness = Harness(
         tmp_path, chdb, {"dailies": Policy(Strategy.SIZE, max_rows=100, max_seconds=0)}
     )
@@ -269,7 +268,7 @@ def test_counter_rows_land_pre_aggregated(tmp_path: Path, chdb: ChdbSink) -> Non
 
 
 def test_two_identical_counter_batches_written_apart_are_both_counted(
-    tmp_path: Path, chdb: ChdbSink
+    tmp_path: Path, chdb: Sink
 ) -> None:
     # Without a token, ClickHouse would take the second block for a duplicate of the first.
     harness = Harness(
@@ -283,3 +282,47 @@ def test_two_identical_counter_batches_written_apart_are_both_counted(
     harness.append([row])
     assert harness.close()
     assert count(chdb, "SELECT sum(total) AS n FROM counters") == 2
+
+
+class OpensLate:
+    """A store that does not answer for its first ``failures`` opens (then it does)."""
+
+    def __init__(self, inner: Sink, failures: int, error: type[SinkUnreachable]) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.failures = failures
+        self.error = error
+        self.opens = 0
+
+    def open(self) -> None:
+        self.opens += 1
+        if self.opens <= self.failures:
+            raise self.error("the store does not answer")
+        self.inner.open()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_a_store_that_opens_late_gets_everything_spooled_meanwhile(
+    tmp_path: Path, chdb: Sink
+) -> None:
+    sink = OpensLate(chdb, failures=3, error=SinkUnreachable)
+    harness = Harness(
+        tmp_path, sink, {"events": Policy(Strategy.IMMEDIATE, max_rows=1, max_seconds=0)}
+    )
+    harness.writer.start()  # does not raise: the thread keeps trying
+    assert harness.writer.opener.state == "unreachable"
+    harness.append(event_records(50), per_entry=10)
+    wait_until("all 50 rows are stored", lambda: count(chdb), lambda n: n == 50)
+    assert harness.writer.opener.state == "ok"
+    assert sink.opens == 4
+    assert harness.close()
+
+
+def test_a_store_that_refuses_the_tracker_stops_the_start(tmp_path: Path, chdb: Sink) -> None:
+    sink = OpensLate(chdb, failures=1, error=SinkMisconfigured)
+    harness = Harness(tmp_path, sink, EVENTS_BY_SIZE)
+    with pytest.raises(SinkMisconfigured, match="the store refuses the tracker"):
+        harness.writer.start()
+    harness.spool.close()

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from tests.conftest import FAST_BATCHES, TrackerServer
+from tests.conftest import FAST_BATCHES, TrackerServer, serving
 from tests.integration.snapshot import assert_snapshot, placeholders
 
 from tracker.sinks.chdb import ChdbSink
@@ -39,11 +39,9 @@ JA4H = re.compile(
 
 
 @pytest.fixture(scope="module")
-def tracker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackerServer]:
-    server = TrackerServer(tmp_path_factory.mktemp("tracking") / "data", CONFIG).start()
-    yield server
-    if server.running:
-        server.stop()
+def tracker(store_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackerServer]:
+    with serving(store_kind, tmp_path_factory.mktemp("tracking"), CONFIG) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +81,7 @@ def pinned(row: dict[str, Any], *, eid: str = "<eid>", sid: str | None = None) -
 # --- one test per transport, each pinned by a snapshot --------------------------------------------
 
 
+@pytest.mark.both_stores
 def test_a_url_path_get_stores_the_path_pairs(tracker: TrackerServer, client: httpx.Client) -> None:
     vid = "0a000000-0000-4000-8000-000000000001"
     response = client.get(f"/tr/v1/tr/vid/{vid}/ename/page_view/etyp/view")
@@ -91,6 +90,7 @@ def test_a_url_path_get_stores_the_path_pairs(tracker: TrackerServer, client: ht
     assert_snapshot("url_path_get", [pinned(rows[0], sid="<generated sid>")])
 
 
+@pytest.mark.both_stores
 def test_a_query_get_stores_fields_utm_values_and_params(
     tracker: TrackerServer, client: httpx.Client
 ) -> None:
@@ -104,6 +104,7 @@ def test_a_query_get_stores_fields_utm_values_and_params(
     assert_snapshot("query_get", [pinned(row) for row in stored(tracker, vid, 1)])
 
 
+@pytest.mark.both_stores
 def test_a_json_post_stores_every_column_it_names(
     tracker: TrackerServer, client: httpx.Client
 ) -> None:
@@ -127,6 +128,7 @@ def test_a_json_post_stores_every_column_it_names(
     ]  # base64url(SHA-1("buyer@example.com"))
 
 
+@pytest.mark.both_stores
 def test_a_form_post_stores_the_same_fields(tracker: TrackerServer, client: httpx.Client) -> None:
     vid = "0a000000-0000-4000-8000-000000000004"
     form = {
@@ -141,6 +143,7 @@ def test_a_form_post_stores_the_same_fields(tracker: TrackerServer, client: http
     assert_snapshot("form_post", [pinned(row, sid="<generated sid>") for row in rows])
 
 
+@pytest.mark.both_stores
 def test_a_json_array_post_stores_one_row_per_element(
     tracker: TrackerServer, client: httpx.Client
 ) -> None:
@@ -158,6 +161,7 @@ def test_a_json_array_post_stores_one_row_per_element(
     assert interests == [{"content_tags": ["sports", "news"]}]
 
 
+@pytest.mark.both_stores
 def test_a_put_body_is_read_like_a_post(tracker: TrackerServer, client: httpx.Client) -> None:
     vid = "0a000000-0000-4000-8000-000000000006"
     body = {"vid": vid, "sid": SESSION, "ename": "put_event", "etyp": "put", "size": "L"}
@@ -165,6 +169,7 @@ def test_a_put_body_is_read_like_a_post(tracker: TrackerServer, client: httpx.Cl
     assert_snapshot("put_body", [pinned(row) for row in stored(tracker, vid, 1)])
 
 
+@pytest.mark.both_stores
 def test_the_pixel_answers_a_gif_and_stores_its_query(
     tracker: TrackerServer, client: httpx.Client
 ) -> None:
@@ -185,6 +190,7 @@ def test_the_pixel_answers_a_gif_and_stores_its_query(
     assert_snapshot("pixel", [pinned(row) for row in stored(tracker, vid, 1)])
 
 
+@pytest.mark.both_stores
 def test_str_answers_the_stored_event_id_and_honours_a_client_eid(
     tracker: TrackerServer, client: httpx.Client
 ) -> None:
@@ -235,6 +241,7 @@ def curl(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.both_stores
 def test_the_seed_readme_curl_examples_work_as_written(tracker: TrackerServer) -> None:
     rest = curl(f"{tracker.url}/tr/v1/tr/vid/USER_ID/ename/page_view/etyp/view")
     assert rest.stdout.startswith("HTTP/1.1 200")
@@ -320,6 +327,7 @@ def test_the_store_keeps_a_batch_spanning_more_than_a_hundred_partitions(tmp_pat
         sink.close()
 
 
+@pytest.mark.both_stores
 def test_the_store_takes_json_with_a_key_that_repeats_a_nested_path(
     tracker: TrackerServer, client: httpx.Client
 ) -> None:
@@ -342,6 +350,7 @@ BAD_BODIES: dict[str, tuple[bytes, int]] = {
 }
 
 
+@pytest.mark.both_stores
 def test_a_malformed_event_gets_a_json_4xx_and_costs_no_good_event(
     tracker: TrackerServer,
 ) -> None:

@@ -14,20 +14,18 @@ import pytest
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from conftest import FAST_BATCHES, TrackerServer
+from conftest import FAST_BATCHES, TrackerServer, serving
 
 GOOD_ORIGIN = "https://good.example"
 LIMIT = 4096
 
 
 @pytest.fixture(scope="module")
-def ws_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackerServer]:
+def ws_server(store_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackerServer]:
     root = tmp_path_factory.mktemp("ws")
     config = {**FAST_BATCHES, "AllowOrigin": GOOD_ORIGIN, "MaxBodyBytes": LIMIT}
-    server = TrackerServer(root / "data", config).start()
-    yield server
-    if server.running:
-        server.stop(signal.SIGKILL)
+    with serving(store_kind, root, config, signal.SIGKILL) as server:
+        yield server
 
 
 def ws_url(server: TrackerServer, query: str = "") -> str:
@@ -69,6 +67,7 @@ def dropped(server: TrackerServer, reason: str) -> int:
     return count
 
 
+@pytest.mark.both_stores
 def test_text_frame_with_a_json_object_is_stored_as_a_client_event(
     ws_server: TrackerServer,
 ) -> None:
@@ -80,6 +79,7 @@ def test_text_frame_with_a_json_object_is_stored_as_a_client_event(
     assert ws_server.wait_for(f"SELECT uid FROM userhosts WHERE vid = '{vid}'", 1) == [{"uid": uid}]
 
 
+@pytest.mark.both_stores
 def test_binary_frame_is_decompressed_from_lz4_and_stored(ws_server: TrackerServer) -> None:
     vid = str(uuid.uuid4())
     frame = lz4.block.compress(orjson.dumps({"vid": vid, "ename": "lz4_frame", "x": "y" * 300}))
@@ -89,6 +89,7 @@ def test_binary_frame_is_decompressed_from_lz4_and_stored(ws_server: TrackerServ
     assert rows_for(ws_server, vid, 1)[0]["ename"] == "lz4_frame"
 
 
+@pytest.mark.both_stores
 def test_upgrade_cookies_user_header_and_query_apply_to_every_message(
     ws_server: TrackerServer,
 ) -> None:
@@ -104,6 +105,7 @@ def test_upgrade_cookies_user_header_and_query_apply_to_every_message(
     ]
 
 
+@pytest.mark.both_stores
 def test_json_array_message_is_a_batch_of_events(ws_server: TrackerServer) -> None:
     vid = str(uuid.uuid4())
     with open_ws(ws_server, headers={"Cookie": f"vid={vid}"}) as ws:

@@ -11,8 +11,20 @@ import pytest
 from chdb import session
 
 from tracker.schema.model import Column, Table
-from tracker.schema.render import Topology, create_table_sql, insert_target, render
-from tracker.schema.tables import MATERIALIZED_VIEWS, OWN_VIEWS, TABLES, VIEW_FED_TABLES
+from tracker.schema.render import (
+    Topology,
+    create_table_sql,
+    insert_target,
+    render,
+    sharding_key,
+)
+from tracker.schema.tables import (
+    ALL_TABLES,
+    MATERIALIZED_VIEWS,
+    OWN_VIEWS,
+    TABLES,
+    VIEW_FED_TABLES,
+)
 
 DB = "sfpla"
 
@@ -532,11 +544,14 @@ def test_cluster_render_has_replicated_local_tables_and_distributed_twins() -> N
     text = "\n".join(render(Topology.CLUSTER))
     assert "CREATE DATABASE IF NOT EXISTS sfpla ON CLUSTER tracker_cluster" in text
     assert "CREATE TABLE IF NOT EXISTS sfpla.events_local ON CLUSTER tracker_cluster" in text
-    assert "ENGINE = ReplicatedMergeTree\n" in text
-    assert "ENGINE = ReplicatedSummingMergeTree(paid)\n" in text
-    assert "ENGINE = ReplicatedReplacingMergeTree(updated_at)\n" in text
-    assert "ENGINE = Distributed(tracker_cluster, sfpla, events_local, rand())" in text
+    keeper = "'/clickhouse/tables/{layer}-{shard}/{database}/{table}', '{replica}'"
+    assert f"ENGINE = ReplicatedMergeTree({keeper})\n" in text
+    assert f"ENGINE = ReplicatedSummingMergeTree({keeper}, paid)\n" in text
+    assert f"ENGINE = ReplicatedReplacingMergeTree({keeper}, updated_at)\n" in text
+    assert "ENGINE = Distributed(tracker_cluster, sfpla, events_local, cityHash64(vid))" in text
+    assert "rand()" not in text
     assert "non_replicated_deduplication_window" not in text
+    assert text.count("replicated_deduplication_window = 1000") == len(ALL_TABLES)
     assert (
         "CREATE MATERIALIZED VIEW IF NOT EXISTS sfpla.hits_mv ON CLUSTER tracker_cluster"
         " TO sfpla.hits AS" in text
@@ -557,8 +572,25 @@ def test_cluster_render_creates_every_table_as_local_plus_distributed() -> None:
         assert f"ENGINE = Replicated{table.engine}" in local
         assert distributed == (
             f"CREATE TABLE IF NOT EXISTS db1.{table.name} ON CLUSTER c1 AS db1.{table.name}_local\n"
-            f"ENGINE = Distributed(c1, db1, {table.name}_local, rand())"
+            f"ENGINE = Distributed(c1, db1, {table.name}_local, {sharding_key(table)})"
         )
+
+
+def test_sharding_keys_are_deterministic_and_keep_merging_rows_together() -> None:
+    """A replayed batch must reach the shards that took it first (no rand(), no now()), and rows
+    a Replacing/Summing table merges into one must share a shard (FINAL is exact)."""
+    assert sharding_key(TABLES["events"]) == "cityHash64(vid)"
+    assert sharding_key(TABLES["hits"]) == "cityHash64(hhash, url)"  # not `date`: today()
+    assert sharding_key(TABLES["payments"]) == "cityHash64(oid, org)"  # not `id`: a new UUID
+    for table in TABLES.values():
+        key = sharding_key(table)
+        assert "rand" not in key, table.name
+        assert "now" not in key, table.name
+        if table.engine != "MergeTree":
+            hashed = re.findall(r"\w+", key.removeprefix("cityHash64"))
+            assert set(hashed) <= set(re.findall(r"\w+", table.order_by)), table.name
+    custom = Table("t", (Column("a", "String"),), "MergeTree", order_by="a", shard_key="a")
+    assert sharding_key(custom) == "a"
 
 
 def test_every_cluster_statement_is_valid_clickhouse_syntax(ch: Ch) -> None:

@@ -24,6 +24,10 @@ The thread is supervised (`tracker.supervise`): an unexpected error (a full disk
 journal, no file descriptor left for a spool read) is logged and counted, and the loop starts
 again after a backoff the same way, from the cursor state it holds, so nothing is sent twice and
 nothing waits for a restart of the process.
+
+The store is opened by the writer too (``opening.StoreOpener``): `start` tries once, and when the
+store does not answer the thread keeps trying with backoff while the spool takes the traffic; only
+a refusal an operator must fix (credentials, grants, DDL) stops the start-up.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from tracker.batch.aggregate import pre_aggregate
 from tracker.batch.breaker import CircuitBreaker, backoff
 from tracker.batch.cursor import CursorJournal, CursorState
 from tracker.batch.deadletter import DeadLetters
+from tracker.batch.opening import StoreOpener
 from tracker.batch.policy import DEFAULT, AdaptiveSize, Policy, Strategy
 from tracker.errors import SinkRejected, SinkUnreachable, TrackerError
 from tracker.metrics import Metrics
@@ -125,6 +130,7 @@ class SinkWriter:
         takes: Callable[[str], bool] | None = None,
         aggregate: bool = True,
         primary: bool = True,
+        on_open: Callable[[], None] = lambda: None,
     ) -> None:
         self.sink = sink
         self.spool = spool
@@ -142,6 +148,7 @@ class SinkWriter:
         self.primary = primary
         self.stats = SinkStats()
         self._maintain: Callable[[], None] | None = getattr(sink, "maintain", None)
+        self.opener = StoreOpener(sink, on_open, clock)
         self.state = CursorState()
         self.pos = 0
         self.tables: dict[str, TableState] = {}
@@ -160,7 +167,19 @@ class SinkWriter:
         spool.subscribe(self._on_data)
 
     # -- lifecycle --------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, require_store: bool = False) -> None:
+        """Open the store and start the thread. A store that refuses the tracker raises
+        (SinkMisconfigured); one that does not answer is retried by the thread, unless
+        ``require_store`` (a `Critical` store entry), when it raises SinkUnreachable."""
+        if not self.opener.try_open(starting=True):
+            if require_store:
+                raise SinkUnreachable(f"the store does not answer: {self.opener.error}")
+            log.warning(
+                "%s: the store does not answer (%s); events are kept in the spool and written "
+                "once it does",
+                self.sink.name,
+                self.opener.error,
+            )
         self.state = self.journal.load(default_safe=self.spool.start)
         self.pos = max(self.state.safe, self.spool.start)
         self._replay = {t: collections.deque(r) for t, r in self.state.inflight.items() if r}
@@ -262,12 +281,19 @@ class SinkWriter:
     def _on_data(self, end: int) -> None:
         self._wakeup.set()
 
-    # -- the loop -----------------------------------------------------------------------------
     def _buffered_bytes(self) -> int:
         return sum(t.size + sum(b.size for b in t.sealed) for t in self.tables.values())
 
     def _run(self) -> None:
         while True:
+            if not self.opener.try_open():
+                if self._stopping:
+                    log.error(
+                        "%s: the store never opened; the events stay in the spool", self.sink.name
+                    )
+                    return
+                self._wakeup.wait(self.opener.wait_seconds())
+                continue
             if self.pos < self.spool.end and self._buffered_bytes() < self.max_buffered_bytes:
                 for entry in self.spool.read(self.pos, self.read_bytes):
                     self._take(entry)

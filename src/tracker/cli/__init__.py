@@ -12,6 +12,7 @@
     tracker ip-key rotate [config.json] [--data-dir D]
     tracker backup DIR [config.json] [--data-dir D]      (also while serving)
     tracker restore DIR [config.json] [--data-dir D]
+    tracker cluster render --nodes N --topology single|replicated|sharded|hybrid --out DIR
 
 Each module of this package is one group of commands: its ``NAMES``, ``add_parsers`` and ``run``.
 A user mistake never prints a traceback: it prints ``tracker: <what is wrong>`` and exits 2.
@@ -29,12 +30,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tracker import __version__
-from tracker.cli import backup, console, geoip, privacy, serve, store
+from tracker.cli import backup, cluster, console, geoip, privacy, serve, store
 from tracker.cli.common import UsageError
 from tracker.config import ConfigError
 from tracker.errors import TrackerError
 
-GROUPS = (serve, store, console, geoip, privacy, backup)
+GROUPS = (serve, store, console, geoip, privacy, backup, cluster)
 SUBCOMMANDS = tuple(name for group in GROUPS for name in group.NAMES)
 
 

@@ -46,6 +46,9 @@ def add_common(parser: argparse.ArgumentParser) -> None:
         "config", nargs="?", type=Path, help="the Go tracker's config.json (optional)"
     )
     parser.add_argument("--data-dir", type=Path, help="data directory (default ./data)")
+    parser.add_argument(
+        "--clickhouse-url", help="a ClickHouse server instead of the embedded store (ClickHouseUrl)"
+    )
 
 
 class _NoBar:
@@ -93,6 +96,8 @@ def settings_from(args: argparse.Namespace, *, show_warnings: bool = False) -> S
     overrides: dict[str, object] = {}
     if getattr(args, "data_dir", None) is not None:
         overrides["DataDir"] = str(args.data_dir)
+    if getattr(args, "clickhouse_url", None) is not None:
+        overrides["ClickHouseUrl"] = args.clickhouse_url
     if getattr(args, "host", None) is not None:
         overrides["Host"] = args.host
     if getattr(args, "port", None) is not None:

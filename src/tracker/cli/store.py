@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from tracker.cli.common import (
     Commands,
@@ -20,6 +21,7 @@ from tracker.cli.common import (
     settings_from,
     with_store,
 )
+from tracker.config import Settings
 from tracker.control import remote_query
 from tracker.schema.migrate import Plan, Scope, migrate, plan_migration
 from tracker.schema.render import DEFAULT_CLUSTER, Topology, render
@@ -75,6 +77,17 @@ def run(args: argparse.Namespace) -> int:
     return handlers[args.command](args)
 
 
+def store_name(settings: Settings) -> str:
+    """The store, for messages: a server by host and port (its URL may hold a password)."""
+    if not settings.clickhouse_url:
+        return str(settings.data_dir / "clickhouse")
+    parts = urlsplit(settings.clickhouse_url)
+    where = f"ClickHouse at {parts.hostname}:{parts.port or 8123}"
+    if settings.clickhouse_cluster:
+        where += f", ON CLUSTER {settings.clickhouse_cluster}"
+    return where
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     """`render` prints the DDL; `load` and `migrate` bring the store to the whole catalogue
     (creating what is missing, running pending migrations, never dropping anything)."""
@@ -110,7 +123,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     with_store(settings, local, remote)
     (plan,) = plans
-    where = settings.clickhouse_url or str(settings.data_dir / "clickhouse")
+    where = store_name(settings)
     if args.action == "load":
         print(
             f"tracker: schema loaded into {where} (database {settings.database}):"

@@ -279,7 +279,7 @@ def _s(
 _SERVICE_KEYS: tuple[SettingSpec, ...] = (
     _s("Service", "service", STRING, "", "`clickhouse`, `cassandra`, `duckdb`, `nats` or `facebook`. Any other value (by convention a trailing `_`, as in `clickhouse_`) disables the entry."),
     _s("Skip", "skip", BOOL, False, "Never connected and never written."),
-    _s("Critical", "critical", BOOL, False, "A connection failure stops the tracker at startup."),
+    _s("Critical", "critical", BOOL, False, "A connection failure stops the tracker at startup. For ClickHouse: when false (the default) the tracker starts anyway, the spool takes the traffic and the store is retried in the background; a store that answers but refuses the tracker (credentials, grants, schema) stops the start-up either way."),
     _s("Hosts", "hosts", STRINGS, (), "ClickHouse native `host:port` endpoints, Cassandra seeds or NATS URLs. ClickHouse data goes where `ClickHouseUrl` points."),
     _s("Context", "context", STRING, "", "ClickHouse database (empty means `sfpla`), Cassandra keyspace, NATS publish subject, or Facebook pixel id."),
     _s("Username", "username", STRING, "", "ClickHouse user name."),

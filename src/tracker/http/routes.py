@@ -38,13 +38,16 @@ def build_routes(site: Site, ui: dashboard.DashboardUI | None = None) -> Starlet
 
     async def health(request: Request) -> Response:
         healthy = await asyncio.to_thread(rt.check_health)
+        problems = rt.problems()
         body = {
             "ok": healthy,
             "status": "healthy" if healthy else "unhealthy",
             "storage": rt.sink.name,
             "queued_rows": rt.metrics.queued_items,
-            "problems": rt.problems(),
+            "problems": problems,
         }
+        if not healthy:
+            body["error"] = rt.health_error or "; ".join(problems)
         return json_response(body, cors(site, request), status=200 if healthy else 503)
 
     async def metrics(request: Request) -> Response:

@@ -111,6 +111,7 @@ class _State:
         self.done: set[str] = set(saved.get("done", [])) if self.resumed else set()
 
     def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # a server store leaves it unmade
         tmp = self.path.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps({"key": self.key, "now": self.now, "done": sorted(self.done)}))
         tmp.replace(self.path)

@@ -1,8 +1,10 @@
 """The running service's parts, wired from settings: store, spool, writer, ingest, metrics.
 
 `Runtime.build` takes the data directory (lock, IP-hash key, spool) without touching the store;
-`start` opens the store and checks it before traffic is taken; `stop` drains against one
-deadline, then closes everything. The HTTP layer (`tracker.http.app`) drives both from the ASGI
+`start` starts the writer, which opens the store (schema, retention TTLs): a store that does not
+answer is retried in the background while the spool takes traffic, and only a store that refuses
+the tracker (credentials, grants, DDL) stops the start-up; `stop` drains against one deadline,
+then closes everything. The HTTP layer (`tracker.http.app`) drives both from the ASGI
 lifespan; nothing here knows about HTTP.
 """
 
@@ -116,6 +118,33 @@ def describe(settings: Settings, data_dir: DataDir) -> list[str]:
     return [f"store: {where}, database {database}", f"spool: {spool}"]
 
 
+def prepare_store(settings: Settings, sink: Sink) -> None:
+    """What follows the schema once the writer has opened the store: DataRetentionDays as table
+    TTLs, and on a server (migrated explicitly, `tracker schema migrate`) a version check."""
+    if settings.clickhouse_url:
+        version = pending_version(sink.query, settings.database)
+        if version is not None:
+            log.error(
+                "the schema of database %s is at version %s and this tracker needs %s:"
+                " run `tracker schema migrate` with the same config (see docs/upgrading.md)",
+                settings.database,
+                version,
+                CURRENT_VERSION,
+            )
+    apply_retention(store_for(settings, sink.query), settings.data_retention_days)
+
+
+def health_error(answers: bool, store: str) -> str:
+    """Why `/health` answers 503 ("" when it does not): no addresses, the details are logged."""
+    if store == "refused":
+        return "the store refuses the tracker (credentials, grants or schema); see the log"
+    if not answers:
+        return "the store does not answer; events are kept in the spool until it does"
+    if store != "ok":
+        return "the store answers but is not open yet; events are kept in the spool"
+    return ""
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -134,6 +163,7 @@ class Runtime:
     _health_at: float = 0.0
     _healthy: bool = False
     _store_ok: bool = False
+    health_error: str = ""  # why /health says 503 (no addresses: the details are in the log)
     _started: bool = field(default=False)
 
     @classmethod
@@ -175,6 +205,7 @@ class Runtime:
             ),
             on_progress=release,
             takes=clickhouse_takes(settings),
+            on_open=lambda: prepare_store(settings, sink),
         )
         backends = build_backends(settings, data_dir, spool, metrics, release)
         geoip = GeoService(settings) if geoip_enabled(settings) else None
@@ -217,16 +248,11 @@ class Runtime:
     async def start(self) -> None:
         self.control.commands["backup"] = self.backup
         try:
-            self.sink.open()  # the embedded store also runs pending schema migrations here
-            if self.settings.clickhouse_url:
-                self._check_schema_version()
-            # DataRetentionDays as table TTLs, before traffic (a failure stops the start-up).
-            apply_retention(
-                store_for(self.settings, self.sink.query), self.settings.data_retention_days
-            )
+            # Opens the store, or keeps trying while the spool takes traffic (unless Critical).
+            service = self.settings.clickhouse
             for backend in self.backends:
                 backend.sink.open()  # local checks only: brokers and APIs connect on first write
-            self.writer.start()
+            self.writer.start(require_store=bool(service and service.critical))
             for backend in self.backends:
                 backend.start()
             await self.control.start()
@@ -241,22 +267,10 @@ class Runtime:
                 backend.sink.close()
             self.lock.release()
             raise
-        self.metrics.health_status = "healthy"
+        self.metrics.health_status = "healthy" if self.writer.opener.is_open else "unhealthy"
         self._started = True
         for line in describe(self.settings, self.data_dir):
             log.info("%s", line)
-
-    def _check_schema_version(self) -> None:
-        """A server's schema is migrated explicitly (`tracker schema migrate`): say so if due."""
-        version = pending_version(self.sink.query, self.settings.database)
-        if version is not None:
-            log.error(
-                "the schema of database %s is at version %s and this tracker needs %s:"
-                " run `tracker schema migrate` with the same config (see docs/upgrading.md)",
-                self.settings.database,
-                version,
-                CURRENT_VERSION,
-            )
 
     async def stop(self) -> None:
         """Admission has stopped (the listeners are closed): drain within the deadline."""
@@ -306,7 +320,9 @@ class Runtime:
         """The store answers (checked at most once a second) and nothing in `problems`."""
         now = time.monotonic()
         if now - self._health_at > HEALTH_CACHE_SECONDS:
-            self._store_ok = self.sink.healthcheck()
+            answers = self.sink.healthcheck()
+            self._store_ok = answers and self.writer.opener.is_open
+            self.health_error = health_error(answers, self.writer.opener.state)
             self._health_at = now
         self._healthy = self._store_ok and not self.problems()
         self.metrics.health_status = "healthy" if self._healthy else "unhealthy"

@@ -48,6 +48,9 @@ class Table:
     settings: tuple[tuple[str, str], ...] = ()  # (name, SQL literal), e.g. ("x_mode", "'rebuild'")
     indexes: tuple[str, ...] = ()  # full text: "INDEX i token_expires_at TYPE minmax GRANULARITY 1"
     keeper_path: str | None = None  # a replicated table's own Keeper path, where Go pins one
+    # In a sharded cluster: the Distributed sharding expression; None means the rule of
+    # `render.sharding_key` (a hash of columns every row carries, the same on every replay).
+    shard_key: str | None = None
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:

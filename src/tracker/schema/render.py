@@ -1,6 +1,6 @@
 """Render the catalogue as DDL for a topology. Every statement is idempotent (IF NOT EXISTS).
 
-EMBEDDED (chDB, one node, no Keeper)::
+EMBEDDED (chDB, or one ClickHouse server without Keeper)::
 
     CREATE DATABASE IF NOT EXISTS sfpla
     CREATE TABLE IF NOT EXISTS sfpla.events (...) ENGINE = MergeTree ... SETTINGS ...,
@@ -12,24 +12,32 @@ Every table keeps a deduplication window, MV targets included: the spool replays
 same ``insert_deduplication_token``, and only tables with a window ignore the repeat (the insert
 must also set ``deduplicate_blocks_in_dependent_materialized_views = 1``).
 
-CLUSTER (the Go tracker's form: ``ON CLUSTER``, argument-less Replicated engines, ``Distributed``
-with ``rand()``), one text for single node, replicas and shards — the topology lives in the server
-config (macros, ``default_replica_path``)::
+CLUSTER (single node with Keeper, 1 shard x N replicas, N shards x 1, N x M: one text for all,
+the layout lives in each server's config, which ``schema.cluster`` renders)::
 
     CREATE DATABASE IF NOT EXISTS sfpla ON CLUSTER tracker_cluster
     CREATE TABLE IF NOT EXISTS sfpla.events_local ON CLUSTER tracker_cluster (...)
-        ENGINE = ReplicatedMergeTree ...
+        ENGINE = ReplicatedMergeTree('/clickhouse/tables/{layer}-{shard}/{database}/{table}',
+                                     '{replica}') ... SETTINGS ..., replicated_deduplication_window = 1000
     CREATE TABLE IF NOT EXISTS sfpla.events ON CLUSTER tracker_cluster AS sfpla.events_local
-        ENGINE = Distributed(tracker_cluster, sfpla, events_local, rand())
+        ENGINE = Distributed(tracker_cluster, sfpla, events_local, cityHash64(vid))
 
-Replicated engines get no Keeper arguments (version and sum columns are kept), and deduplicate
-through ``replicated_deduplication_window`` (on by default), so no window setting is added.
-Views and materialized views read from and write to the Distributed names, so the views fire on
-the node that receives an insert into ``events``, as in the Go deployment.
+The Keeper path and replica name come from each server's macros, spelled out in the engine (the
+same path as the Go deployment's ``default_replica_path``, so our tables and Go's share Keeper
+metadata, and a server without that default still works). The cluster's name is the tracker's
+``ClickHouseCluster`` everywhere (Go wrote ``tracker_cluster`` into the DDL whatever the servers
+were told). Views and materialized views read from and write to the Distributed names, so the
+views fire on the node that receives an insert into ``events``, as in the Go deployment.
+
+The sharding key is deterministic, never ``rand()`` (Go's): a batch replayed after a partial
+failure must send each row to the shard that stored it the first time, where the batch's
+deduplication token drops it. `sharding_key` says which columns are hashed.
 
 Materialized views with their own storage (``payments_by_user`` …) get the table engines' rules:
-a Replicated engine in a cluster, the deduplication window on one node. The two tables for which
-the Go schema pins a Keeper path keep it in a cluster (``Table.keeper_path``).
+a Replicated engine in a cluster (argument-less, so the path comes from the server's
+``default_replica_path``, as in Go: ``{table}`` is then the inner table's name), the deduplication
+window on one node. The two tables for which the Go schema pins a Keeper path keep it in a cluster
+(``Table.keeper_path``).
 """
 
 from __future__ import annotations
@@ -48,6 +56,13 @@ from tracker.schema.tables import (
 )
 
 DEDUP_WINDOW = ("non_replicated_deduplication_window", "1000")
+REPLICATED_DEDUP_WINDOW = ("replicated_deduplication_window", "1000")
+KEEPER_PATH = "/clickhouse/tables/{layer}-{shard}/{database}/{table}"
+REPLICA_NAME = "{replica}"
+# Defaults a replay cannot reproduce: a column the row leaves out gets a new value each time.
+_VOLATILE = re.compile(
+    r"\b(now|now64|today|yesterday|rand\w*|generateUUID\w*|generateULID|randomString)\s*\(", re.I
+)
 DEFAULT_DATABASE = "sfpla"
 DEFAULT_CLUSTER = "tracker_cluster"
 LOCAL_SUFFIX = "_local"
@@ -90,10 +105,41 @@ def _engine(engine: str, args: tuple[str, ...], topology: Topology) -> str:
 
 
 def engine_sql(table: Table, topology: Topology) -> str:
-    args = table.engine_args
-    if table.keeper_path is not None and topology is Topology.CLUSTER:
-        args = (f"'{table.keeper_path}'", "'{replica}'", *args)
-    return _engine(table.engine, args, topology)
+    if topology is Topology.CLUSTER:
+        path = table.keeper_path or KEEPER_PATH
+        return _engine(
+            table.engine, (f"'{path}'", f"'{REPLICA_NAME}'", *table.engine_args), topology
+        )
+    return _engine(table.engine, table.engine_args, topology)
+
+
+def _stable(table: Table, name: str) -> bool:
+    """A column whose value a replayed row reproduces: no default, or one without now()/rand()."""
+    default = table.column(name).default
+    return default is None or not _VOLATILE.search(default)
+
+
+def sharding_key(table: Table) -> str:
+    """The Distributed sharding expression of ``table``: deterministic, so a replayed batch
+    sends every row to the shard that took it the first time.
+
+    * ``table.shard_key`` when the catalogue sets one;
+    * Replacing and Summing tables: a hash of their sorting-key columns (the stable ones), so
+      rows that merge into one always share a shard and ``FINAL`` is exact across the cluster;
+    * other tables: a hash of ``vid`` when they have one (a visitor's rows on one shard), else
+      of their stable sorting-key columns, else of the whole sorting key.
+    """
+    if table.shard_key is not None:
+        return table.shard_key
+    names = table.column_names()
+    key = [n for n in _IDENTIFIER.findall(table.order_by) if n in names]
+    stable = [n for n in key if _stable(table, n)]
+    if table.engine == "MergeTree" and "vid" in names and _stable(table, "vid"):
+        stable = ["vid"]
+    columns = stable or key
+    if not columns:
+        raise ValueError(f"Table {table.name!r} has no column to shard by: set its shard_key.")
+    return f"cityHash64({', '.join(columns)})"
 
 
 def storage_name(table: str, topology: Topology) -> str:
@@ -132,8 +178,9 @@ def create_table_sql(
     if table.ttl is not None:
         clauses.append(f"TTL {table.ttl}")
     settings = list(table.settings)
-    if topology is Topology.EMBEDDED and all(name != DEDUP_WINDOW[0] for name, _ in settings):
-        settings.append(DEDUP_WINDOW)
+    window = REPLICATED_DEDUP_WINDOW if topology is Topology.CLUSTER else DEDUP_WINDOW
+    if all(name != window[0] for name, _ in settings):
+        settings.append(window)
     if settings:
         clauses.append("SETTINGS " + ", ".join(f"{name} = {value}" for name, value in settings))
     statements = [
@@ -144,7 +191,7 @@ def create_table_sql(
         statements.append(
             f"CREATE TABLE IF NOT EXISTS {database}.{table.name}{on_cluster}"
             f" AS {database}.{local}\n"
-            f"ENGINE = Distributed({cluster}, {database}, {local}, rand())"
+            f"ENGINE = Distributed({cluster}, {database}, {local}, {sharding_key(table)})"
         )
     return statements
 
@@ -225,5 +272,6 @@ __all__ = [
     "create_table_sql",
     "insert_target",
     "render",
+    "sharding_key",
     "storage_name",
 ]

@@ -28,9 +28,10 @@ CHDB_CONFIG = """<clickhouse>
 </clickhouse>
 """
 
-# ClickHouse error codes that mean "this data is wrong": retrying the same rows cannot succeed.
+# ClickHouse error codes that mean "this data is wrong": retrying the same rows cannot succeed
+# (469: a CHECK constraint refused a row).
 BAD_DATA_CODES = frozenset(
-    {6, 26, 27, 32, 38, 41, 43, 44, 47, 53, 62, 69, 70, 72, 76, 117, 130, 131, 190, 252, 376}
+    {6, 26, 27, 32, 38, 41, 43, 44, 47, 53, 62, 69, 70, 72, 76, 117, 130, 131, 190, 252, 376, 469}
 )
 CODE_RE = re.compile(r"Code: (\d+)")
 
