@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 CONFIG ?=
 ARGS   ?=
 
-.PHONY: help run test pebble lint fmt clean schema-load db-console install install-dev benchmark docker-build docker-run chromium screenshots dashboard-bench
+.PHONY: curl help run test pebble lint fmt clean schema-load db-console install install-dev benchmark docker-build docker-run chromium screenshots dashboard-bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,7 +34,10 @@ TEST_WORKERS ?= 3
 pebble:  ## install Debian's pebble (the ACME test server the TLS tests start) when missing
 	@command -v pebble >/dev/null || { apt-get update -qq && apt-get install -y -qq pebble; }
 
-test: install-dev pebble chromium  ## run the whole test suite (TEST_WORKERS processes; 0 runs it in this one)
+curl:  ## curl, which the tests of the Go repository's curl commands run (installed with apt-get when missing)
+	@command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
+
+test: install-dev pebble chromium curl  ## run the whole test suite (TEST_WORKERS processes; 0 runs it in this one)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(ARGS)
 
 chromium:  ## Debian's Chromium for the browser tests (installed with apt-get when missing)

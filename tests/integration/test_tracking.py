@@ -234,8 +234,7 @@ README_STR_BODY = """{
 
 
 def curl(*args: str) -> subprocess.CompletedProcess[str]:
-    if shutil.which("curl") is None:
-        pytest.skip("curl is not installed")
+    assert shutil.which("curl"), "curl is not installed: `make test` installs it"
     return subprocess.run(
         ["curl", "-sS", "-i", *args], capture_output=True, text=True, timeout=30, check=True
     )

@@ -10,7 +10,7 @@ are mapped too.
 
 Regenerate the data module after a tzdata update with:
 
-    python -m tracker.normalise.geo /usr/share/zoneinfo > src/tracker/normalise/tz_countries.py
+    python -m tracker.normalise.geo > src/tracker/normalise/tz_countries.py
 
 How the map is built (`render_tz_countries`):
 
@@ -87,7 +87,7 @@ def render_tz_countries(zone1970_tab: str, zone_tab: str, tzdata_zi: str, versio
         "",
         f"Generated from tzdata {version} (zone1970.tab, zone.tab and the links in tzdata.zi) by",
         "",
-        "    python -m tracker.normalise.geo /usr/share/zoneinfo > src/tracker/normalise/tz_countries.py",
+        "    python -m tracker.normalise.geo > src/tracker/normalise/tz_countries.py",
         "",
         "The rules are in the docstring of tracker/normalise/geo.py.",
         '"""',
@@ -109,9 +109,17 @@ def _tzdata_version(tzdata_zi: str) -> str:
     return "unknown"
 
 
+def zoneinfo_dir() -> Path:
+    """The zoneinfo directory of the `tzdata` package (dev extra), pinned so the data is fixed."""
+    import tzdata  # type: ignore[import-untyped,unused-ignore]
+
+    return Path(tzdata.__file__).parent / "zoneinfo"
+
+
 def main(argv: list[str]) -> int:
-    """CLI: `python -m tracker.normalise.geo [ZONEINFO_DIR]` prints the data module."""
-    root = Path(argv[1] if len(argv) > 1 else "/usr/share/zoneinfo")
+    """CLI: `python -m tracker.normalise.geo [ZONEINFO_DIR]` prints the data module; the
+    directory defaults to the pinned `tzdata` package of the dev extra."""
+    root = Path(argv[1]) if len(argv) > 1 else zoneinfo_dir()
     zi = (root / "tzdata.zi").read_text(encoding="utf-8")
     sys.stdout.write(
         render_tz_countries(

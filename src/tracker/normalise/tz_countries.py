@@ -1,13 +1,13 @@
 """IANA time zone (lowercase) → ISO 3166 alpha-2 country. GENERATED: do not edit.
 
-Generated from tzdata 2025b (zone1970.tab, zone.tab and the links in tzdata.zi) by
+Generated from tzdata 2026f (zone1970.tab, zone.tab and the links in tzdata.zi) by
 
-    python -m tracker.normalise.geo /usr/share/zoneinfo > src/tracker/normalise/tz_countries.py
+    python -m tracker.normalise.geo > src/tracker/normalise/tz_countries.py
 
 The rules are in the docstring of tracker/normalise/geo.py.
 """
 
-TZDATA_VERSION = "2025b"
+TZDATA_VERSION = "2026f"
 
 TZ_COUNTRIES: dict[str, str] = {
     "africa/abidjan": "CI",
@@ -392,11 +392,14 @@ TZ_COUNTRIES: dict[str, str] = {
     "canada/pacific": "CA",
     "canada/saskatchewan": "CA",
     "canada/yukon": "CA",
+    "cet": "BE",
     "chile/continental": "CL",
     "chile/easterisland": "CL",
     "cuba": "CU",
+    "eet": "GR",
     "egypt": "EG",
     "eire": "IE",
+    "est": "PA",
     "europe/amsterdam": "NL",
     "europe/andorra": "AD",
     "europe/astrakhan": "RU",
@@ -464,6 +467,7 @@ TZ_COUNTRIES: dict[str, str] = {
     "gb": "GB",
     "gb-eire": "GB",
     "hongkong": "HK",
+    "hst": "US",
     "iceland": "IS",
     "indian/antananarivo": "MG",
     "indian/chagos": "IO",
@@ -482,9 +486,11 @@ TZ_COUNTRIES: dict[str, str] = {
     "japan": "JP",
     "kwajalein": "MH",
     "libya": "LY",
+    "met": "BE",
     "mexico/bajanorte": "MX",
     "mexico/bajasur": "MX",
     "mexico/general": "MX",
+    "mst": "US",
     "navajo": "US",
     "nz": "NZ",
     "nz-chat": "NZ",
@@ -552,4 +558,5 @@ TZ_COUNTRIES: dict[str, str] = {
     "us/pacific": "US",
     "us/samoa": "AS",
     "w-su": "RU",
+    "wet": "PT",
 }
