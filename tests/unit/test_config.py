@@ -234,8 +234,6 @@ def test_a_go_tracker_config_with_every_key_loads_with_typed_values(tmp_path: Pa
             "Notify[1] lists ClickHouse Hosts ['localhost:9000'] but ClickHouseUrl is not set: "
             "events go to the embedded chDB in 'data/clickhouse'. "
             "Set ClickHouseUrl (e.g. http://host:8123) to write to that server",
-            "Config key 'WriteTimeoutSeconds' is 20 but is not enforced: uvicorn has no write "
-            "timeout (ReadTimeoutSeconds, ReadHeaderTimeoutSeconds and IdleTimeoutSeconds are)",
         ]
     )
 
@@ -834,11 +832,6 @@ def test_entries_the_go_tracker_skips_get_no_warnings(tmp_path: Path) -> None:
     assert settings.database == "sfpla"
 
 
-def test_write_timeout_seconds_is_warned_about_as_not_enforced(tmp_path: Path) -> None:
-    _, warnings = load(tmp_path, {"WriteTimeoutSeconds": 20})
-    assert warnings == [
-        "Config key 'WriteTimeoutSeconds' is 20 but is not enforced: uvicorn has no write "
-        "timeout (ReadTimeoutSeconds, ReadHeaderTimeoutSeconds and IdleTimeoutSeconds are)"
-    ]
-    _, warnings = load(tmp_path, {"WriteTimeoutSeconds": 0})
-    assert warnings == []
+def test_write_timeout_seconds_is_enforced_so_not_warned_about(tmp_path: Path) -> None:
+    settings, warnings = load(tmp_path, {"WriteTimeoutSeconds": 20})
+    assert (settings.write_timeout_seconds, warnings) == (20, [])

@@ -360,12 +360,6 @@ def _check(settings: Settings, warnings: list[str]) -> None:
         warnings.append("Config key 'IPHashSecret' is shorter than 16 characters: easy to guess")
     if settings.dashboard_secret is not None and len(settings.dashboard_secret.value) < 16:
         warnings.append("Config key 'DashboardSecret' is shorter than 16 characters: easy to guess")
-    if settings.write_timeout_seconds:
-        warnings.append(
-            f"Config key 'WriteTimeoutSeconds' is {settings.write_timeout_seconds} but is not "
-            "enforced: uvicorn has no write timeout (ReadTimeoutSeconds, "
-            "ReadHeaderTimeoutSeconds and IdleTimeoutSeconds are)"
-        )
     for table, policy in settings.batch_policies:
         if policy.max_batch_time is not None:
             where = Where(f"BatchPolicies.{table}.MaxBatchTime")

@@ -202,6 +202,7 @@ def document(prefix: str, proxy: bool = False, dashboard: bool = False) -> Spec:
         401: error(401),
         405: error(405),
         413: error(413),
+        429: error(429),  # too many failed logins from the IP or to the account
         503: error(503),
     }
     history = {
@@ -212,6 +213,7 @@ def document(prefix: str, proxy: bool = False, dashboard: bool = False) -> Spec:
         400: error(400),
         401: error(401),
         405: error(405),
+        429: error(429),
     }
     who = [
         path_param("uid", "Account id (or `-`, with Basic auth)."),

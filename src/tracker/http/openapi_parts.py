@@ -214,7 +214,7 @@ ERRORS = {
     405: "Method not allowed (see `Allow`).",
     413: "The body is over MaxBodyBytes.",
     426: "This route takes a WebSocket.",
-    429: "Over ProxyDailyLimit for today.",
+    429: "Too many requests: over ProxyDailyLimit for today, or too many failed logins.",
     502: "The upstream failed.",
     503: "Not now: the spool is full or failed, or GeoIP is off.",
     504: "The upstream timed out.",
