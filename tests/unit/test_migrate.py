@@ -79,8 +79,9 @@ def test_a_fresh_store_is_created_whole_and_a_second_run_changes_nothing(store: 
         None,
         CURRENT_VERSION,
     )
-    # database, objects (and dashboard_shares, the tracker's own), version
-    assert len(first.steps) == 1 + 68 + 1 + 19 + 5 + 34 + 1
+    # database, objects (and dashboard_shares, dashboard_events and its view: the tracker's own),
+    # version
+    assert len(first.steps) == 1 + 68 + 2 + 19 + 6 + 34 + 1
     live = introspect(store.query, DB)
     assert live.version == CURRENT_VERSION
     second = plan_migration(store.query)
@@ -98,8 +99,8 @@ def test_the_tracker_scope_creates_only_what_the_server_needs(store: Store) -> N
     assert "events" in names
     assert "users" not in names
     assert "payments_by_user" not in names
-    # tables (`sequences` among them, and dashboard_shares), own views, TO views
-    assert len(names) == 32 + 4 + 5
+    # tables (`sequences` among them, dashboard_shares, dashboard_events), own views, TO views
+    assert len(names) == 33 + 4 + 6
 
 
 def test_upgrading_todays_schema_keeps_every_row_and_adds_the_rest(store: Store) -> None:
@@ -222,10 +223,10 @@ def test_a_go_tracker_database_is_adopted_without_losing_a_row(go_cluster: ChdbC
         {"name": "DB_VER", "seq": 3},
         {"name": "TRACKER_SCHEMA_VER", "seq": CURRENT_VERSION},
     ]
-    # Every object of the Go schema is there now (plus visitor_interests, dashboard_shares and
-    # their twins).
+    # Every object of the Go schema is there now (plus visitor_interests, dashboard_shares,
+    # dashboard_events and their twins, and dashboard_events_mv).
     rows = go_cluster.rows(f"SELECT count() AS n FROM system.tables WHERE database = '{DB}'")
-    assert rows == [{"n": GO_SYSTEM_TABLES_ROWS + 4}]
+    assert rows == [{"n": GO_SYSTEM_TABLES_ROWS + 7}]
     # The tracker's rows land, and the redefined view counts the UTC day.
     go_cluster.query(
         f"INSERT INTO {DB}.events (hhash, url, arm_id) VALUES ('h', 'https://z/', 'arm')"
@@ -250,9 +251,9 @@ def test_a_fresh_cluster_database_gets_every_object_of_the_go_schema(
         f"SELECT engine, count() AS n FROM system.tables WHERE database = '{DB}' GROUP BY engine"
     )
     engines = {row["engine"]: row["n"] for row in rows}
-    # and visitor_interests and dashboard_shares, twice each
-    assert sum(engines.values()) == GO_SYSTEM_TABLES_ROWS + 4
-    assert engines["Distributed"] == len(ALL_GO_TABLES) + 2
+    # and visitor_interests, dashboard_shares and dashboard_events, twice each, and the view
+    assert sum(engines.values()) == GO_SYSTEM_TABLES_ROWS + 7
+    assert engines["Distributed"] == len(ALL_GO_TABLES) + 3
     assert all(
         " ON CLUSTER tracker_cluster" in sql for sql in go_cluster.statements if "CREATE" in sql
     )

@@ -242,7 +242,7 @@ def test_client_side_tables_follow_what_the_event_carries() -> None:
 
 
 def test_no_event_ever_writes_the_tables_the_views_feed() -> None:
-    assert {"hits", "ips", "reqs", "referrers", "browsers"} == VIEW_FED_TABLES
+    assert {"hits", "ips", "reqs", "referrers", "browsers", "dashboard_events"} == VIEW_FED_TABLES
     busy = {
         "ename": "conversion", "url": "https://a.example/x", "last": "https://b.example/",
         "tid": U1, "oid": U2, "uid": U1, "email": "a@b.com", "tags": "a,b", "outcome": "o",

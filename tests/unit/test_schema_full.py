@@ -67,10 +67,12 @@ def objects(store: Store) -> dict[str, dict[str, Any]]:
 
 
 def test_the_catalogue_has_every_table_view_and_materialized_view_of_the_go_schema() -> None:
-    assert set(ALL_TABLES) - {"visitor_interests", "dashboard_shares"} == set(ALL_GO_TABLES)
+    own = {"visitor_interests", "dashboard_shares", "dashboard_events"}
+    assert set(ALL_TABLES) - own == set(ALL_GO_TABLES)
     assert [view.name for view in VIEWS] == ALL_GO_VIEWS
     assert {view.name for view in INNER_VIEWS} == set(GO_INNER_VIEWS)
-    assert {view.name: view.to_table for view in MATERIALIZED_VIEWS} == GO_TO_VIEWS
+    ours = {"dashboard_events_mv": "dashboard_events"}  # the dashboard's copy of events
+    assert {view.name: view.to_table for view in MATERIALIZED_VIEWS} == {**GO_TO_VIEWS, **ours}
 
 
 def test_the_go_files_add_up_to_226_system_tables_rows() -> None:
@@ -86,7 +88,8 @@ def test_the_go_files_add_up_to_226_system_tables_rows() -> None:
 
 
 def test_the_tracker_writes_only_the_tables_it_wrote_before() -> None:
-    assert len(TABLES) == 32  # and dashboard_shares, the dashboard's public links
+    # and dashboard_shares (the dashboard's public links), dashboard_events (its copy of events)
+    assert len(TABLES) == 33
     assert not set(TABLES) & set(REFERENCE_TABLES)
 
 
@@ -99,11 +102,13 @@ def test_every_object_of_the_go_schema_is_in_the_embedded_store(store: Store) ->
         **{name: spec[0] for name, spec in ALL_GO_TABLES.items()},
         "visitor_interests": "ReplacingMergeTree",
         "dashboard_shares": "ReplacingMergeTree",
+        "dashboard_events": "MergeTree",
+        "dashboard_events_mv": "MaterializedView",
         **dict.fromkeys(ALL_GO_VIEWS, "View"),
         **dict.fromkeys([*GO_INNER_VIEWS, *GO_TO_VIEWS], "MaterializedView"),
     }
     assert named == expected
-    assert len(found) == 68 + 1 + 19 + 39 + 34
+    assert len(found) == 68 + 1 + 19 + 39 + 34 + 2  # + the dashboard's copy and its view
 
 
 def test_every_table_has_the_go_engine_version_column_and_column_count(store: Store) -> None:

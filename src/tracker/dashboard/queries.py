@@ -11,10 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tracker.dashboard.sql import (
+    BOT,
     PAGE,
     PAGEVIEW,
     SESSION_VALUE,
     SITE,
+    SOURCE,
     ZERO_UUID,
     Scope,
 )
@@ -22,12 +24,12 @@ from tracker.dashboard.sql import (
 __all__ = [
     "METRICS",
     "PANELS",
-    "SITES_SQL",
     "Column",
     "Metric",
     "Panel",
     "headline_sql",
     "realtime_sql",
+    "sites_sql",
 ]
 
 
@@ -115,7 +117,7 @@ def headline_sql(s: Scope) -> str:
         f"countIf({ev}) > 0 AND {s.session_filter} AS hit, "
         f"countIf(({ev}) AND {PAGEVIEW}) AS selected_views, countIf({PAGEVIEW}) AS views, "
         "dateDiff('millisecond', min(created_at), max(created_at)) / 1000 AS seconds "
-        f"FROM events WHERE {s.base} GROUP BY sid)"
+        f"FROM {s.source} WHERE {s.base} GROUP BY sid)"
     )
 
 
@@ -123,15 +125,15 @@ def timeseries_sql(s: Scope, limit: int) -> str:
     bucket = "toStartOfHour" if s.filters.period.step == "hour" else "toStartOfDay"
     return (
         f"SELECT {bucket}(created_at) AS bucket, uniqExact(vid) AS visitors, "
-        f"countIf({PAGEVIEW}) AS pageviews FROM events WHERE {s.selected} "
+        f"countIf({PAGEVIEW}) AS pageviews FROM {s.source} WHERE {s.selected} "
         f"GROUP BY bucket ORDER BY bucket LIMIT {limit}"
     )
 
 
 def pages_sql(s: Scope, limit: int) -> str:
     return (
-        f"SELECT {PAGE} AS page, uniqExact(vid) AS visitors, count() AS pageviews FROM events "
-        f"WHERE {s.selected} AND {PAGEVIEW} GROUP BY page "
+        f"SELECT {PAGE} AS page, uniqExact(vid) AS visitors, count() AS pageviews "
+        f"FROM {s.source} WHERE {s.selected} AND {PAGEVIEW} GROUP BY page "
         f"ORDER BY pageviews DESC, visitors DESC, page LIMIT {limit}"
     )
 
@@ -143,7 +145,7 @@ def event_dimension(*keys: str) -> Callable[[Scope, int], str]:
     def sql(s: Scope, limit: int) -> str:
         return (
             f"SELECT {names}, uniqExact(vid) AS visitors, countIf({PAGEVIEW}) AS pageviews "
-            f"FROM events WHERE {s.selected} GROUP BY {names} "
+            f"FROM {s.source} WHERE {s.selected} GROUP BY {names} "
             f"ORDER BY visitors DESC, pageviews DESC, {names} LIMIT {limit}"
         )
 
@@ -157,7 +159,7 @@ def session_dimension(key: str, viewed_only: bool = False) -> Callable[[Scope, i
         having = f" HAVING countIf({PAGEVIEW}) > 0" if viewed_only else ""
         return (
             f"SELECT value AS {key}, count() AS sessions, uniqExact(visitor) AS visitors FROM "
-            f"(SELECT sid, any(vid) AS visitor, {SESSION_VALUE[key]} AS value FROM events "
+            f"(SELECT sid, any(vid) AS visitor, {SESSION_VALUE[key]} AS value FROM {s.source} "
             f"WHERE {s.sessions} GROUP BY sid{having}) "
             f"GROUP BY {key} ORDER BY sessions DESC, visitors DESC, {key} LIMIT {limit}"
         )
@@ -168,16 +170,17 @@ def session_dimension(key: str, viewed_only: bool = False) -> Callable[[Scope, i
 def outcomes_sql(s: Scope, limit: int) -> str:
     return (
         "SELECT ename AS event, etyp AS type, count() AS events, uniqExact(vid) AS visitors, "
-        f"visitors / greatest((SELECT uniqExact(vid) FROM events WHERE {s.selected}), 1) AS rate "
-        f"FROM events WHERE {s.selected} AND NOT ({PAGEVIEW}) GROUP BY ename, etyp "
+        f"visitors / greatest((SELECT uniqExact(vid) FROM {s.source} WHERE {s.selected}), 1) "
+        "AS rate "
+        f"FROM {s.source} WHERE {s.selected} AND NOT ({PAGEVIEW}) GROUP BY ename, etyp "
         f"ORDER BY visitors DESC, events DESC, event, type LIMIT {limit}"
     )
 
 
 def outbound_sql(s: Scope, limit: int) -> str:
     return (
-        "SELECT ifNull(params.href::Nullable(String), '') AS link, count() AS clicks, "
-        f"uniqExact(vid) AS visitors FROM events WHERE {s.selected} "
+        "SELECT href AS link, count() AS clicks, "
+        f"uniqExact(vid) AS visitors FROM {s.source} WHERE {s.selected} "
         "AND ename = 'click' AND etyp = 'outbound' GROUP BY link "
         f"ORDER BY clicks DESC, link LIMIT {limit}"
     )
@@ -185,7 +188,7 @@ def outbound_sql(s: Scope, limit: int) -> str:
 
 def _people(s: Scope, column: str) -> str:
     """Ids (``vid`` or ``uid``) seen in the view's selected events."""
-    return f"(SELECT {column} FROM events WHERE {s.selected} AND {column} != {ZERO_UUID})"
+    return f"(SELECT {column} FROM {s.source} WHERE {s.selected} AND {column} != {ZERO_UUID})"
 
 
 def _narrowed(s: Scope) -> bool:
@@ -232,8 +235,8 @@ def links_sql(s: Scope, limit: int) -> str:
         "SELECT r.urlfrom AS link, r.urlto AS target, h.hits AS hits, h.visitors AS visitors "
         "FROM (SELECT urlfrom, argMax(urlto, updated_at) AS urlto FROM redirects"
         f"{mine} GROUP BY urlfrom) AS r LEFT JOIN "
-        "(SELECT concat(o.hostname, lower(path(e.url))) AS key, count() AS hits, "
-        "uniqExact(e.vid) AS visitors FROM events AS e INNER JOIN "
+        "(SELECT concat(o.hostname, e.link) AS key, count() AS hits, "
+        f"uniqExact(e.vid) AS visitors FROM {s.source} AS e INNER JOIN "
         "(SELECT DISTINCT hhash, hostname FROM hosts) AS o ON e.hhash = o.hhash "
         f"WHERE e.ename = 'short_rdr' AND {s.range_only()} GROUP BY key) AS h "
         f"ON h.key = r.urlfrom ORDER BY hits DESC, link LIMIT {limit}"
@@ -243,19 +246,20 @@ def links_sql(s: Scope, limit: int) -> str:
 def realtime_sql(s: Scope) -> str:
     """Visitors and page views since ``{since}`` (the last five minutes), whatever the period."""
     site = f" AND {SITE} = {{site:String}}" if s.filters.site else ""
-    bots = "" if s.filters.bots else " AND NOT ifNull(params.bot::Nullable(Bool), false)"
+    bots = "" if s.filters.bots else f" AND NOT {BOT}"
     return (
-        f"SELECT uniqExact(vid) AS visitors, countIf({PAGEVIEW}) AS pageviews FROM events "
+        f"SELECT uniqExact(vid) AS visitors, countIf({PAGEVIEW}) AS pageviews FROM {s.source} "
         f"WHERE created_at >= {{since:DateTime64(3)}}{site}{bots}"
     )
 
 
-# The sites seen since ``{since}``, busiest first.
-SITES_SQL = (
-    f"SELECT {SITE} AS site, count() AS events FROM events "
-    "WHERE created_at >= {since:DateTime64(3)} AND url != '' GROUP BY site "
-    "HAVING site != '' ORDER BY events DESC, site LIMIT 200"
-)
+def sites_sql(source: str = SOURCE) -> str:
+    """The sites seen since ``{since}``, busiest first."""
+    return (
+        f"SELECT {SITE} AS site, count() AS events FROM {source} "
+        "WHERE created_at >= {since:DateTime64(3)} AND site != '' GROUP BY site "
+        "ORDER BY events DESC, site LIMIT 200"
+    )
 
 
 def _panels() -> dict[str, Panel]:

@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 import orjson
 
 from tracker.dashboard.filters import Filters
-from tracker.dashboard.queries import METRICS, PANELS, SITES_SQL, headline_sql, realtime_sql
-from tracker.dashboard.sql import Scope, time_param
+from tracker.dashboard.queries import METRICS, PANELS, headline_sql, realtime_sql, sites_sql
+from tracker.dashboard.sql import SOURCE, Scope, time_param
 from tracker.errors import SinkError, Unavailable
 
 __all__ = ["Dashboard", "PanelResult", "QueryFn"]
@@ -93,8 +93,10 @@ class Dashboard:
         threads_per_query: int = 1,
         max_pending: int = 64,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        source: str = SOURCE,
     ) -> None:
         self.query = query
+        self.source = source  # the copy of events, or RAW_SOURCE (tests compare the two)
         self.clock = clock
         self.max_pending = max_pending
         # Constants of ours, never request values: the time limit, one thread per query, run
@@ -118,7 +120,7 @@ class Dashboard:
     def rows(self, name: str, filters: Filters, limit: int = 10) -> list[dict[str, Any]]:
         """The rows of panel ``name`` (`PANELS`) for the view ``filters``."""
         panel = PANELS[name]
-        scope = Scope(filters)
+        scope = Scope(filters, self.source)
         rows = self.run(panel.sql(scope, limit), scope.params)
         if name == "timeseries":
             return self._filled(filters, rows)
@@ -156,12 +158,12 @@ class Dashboard:
         ]
 
     def _headline_row(self, filters: Filters) -> dict[str, float]:
-        scope = Scope(filters)
+        scope = Scope(filters, self.source)
         rows = self.run(headline_sql(scope), scope.params)
         return headline_values(rows[0] if rows else {})
 
     def realtime(self, filters: Filters) -> dict[str, Any]:
-        scope = Scope(filters)
+        scope = Scope(filters, self.source)
         since = self.clock() - REALTIME
         rows = self.run(realtime_sql(scope), {"site": filters.site, "since": time_param(since)})
         row = rows[0] if rows else {}
@@ -177,7 +179,7 @@ class Dashboard:
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         since = time_param(self.clock() - SITES_SINCE)
-        rows = self.run(SITES_SQL, {"since": since})
+        rows = self.run(sites_sql(self.source), {"since": since})
         self._sites = (time.monotonic() + SITES_TTL, rows)
         return rows
 

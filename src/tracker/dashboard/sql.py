@@ -1,6 +1,11 @@
 """The SQL the dashboard's queries share: what a page view, a page, a site and a bot are, and the
 conditions of a view (`Scope`).
 
+The queries read ``dashboard_events`` (`tracker.schema.tables_dashboard`): one row per event with
+the site, the page, the referrer host and the bot flag decoded when the event was stored, sorted
+by site and time. A `Scope` can be pointed at another source with the same columns (`RAW_SOURCE`,
+the same values computed from ``events``), which the tests use to check the copy.
+
 Request values never enter SQL text: every value of a view travels as a ClickHouse query
 parameter (``{name:Type}``), and the text holds only the constants below and parameter names.
 """
@@ -11,28 +16,30 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tracker.dashboard.filters import Filters
+from tracker.schema.tables_dashboard import RAW_SOURCE
 
 __all__ = [
     "BOT",
     "PAGE",
     "PAGEVIEW",
+    "RAW_SOURCE",
     "REFERRER_HOST",
     "SESSION_VALUE",
     "SITE",
+    "SOURCE",
     "Scope",
     "time_param",
 ]
 
-# A page view: the README's `page_view`, and the Go browser clients' (and t.js's) `load` and
-# `reroute` (a single-page-app navigation).
-PAGEVIEW = "ename IN ('page_view', 'pageview', 'load', 'reroute')"
-# A page: the path of the event's URL, without query string or fragment ('/' for a bare host).
-PAGE = "multiIf(url = '', '', path(url) = '', '/', path(url))"
-# A site: the host name of the event's URL, lowercased, without port.
-SITE = "lower(domain(url))"
-REFERRER_HOST = "lower(domain(last))"
-# Marked by the tracker from the User-Agent (crawlers, HTTP libraries): params.bot = true.
-BOT = "ifNull(params.bot::Nullable(Bool), false)"
+SOURCE = "dashboard_events"
+# The columns of the copy (their definitions are in tracker.schema.tables_dashboard):
+# a page view is an event whose ename is page_view, pageview, load or reroute; a page the path of
+# its URL; a site the lowercased host of its URL; a bot an event marked params.bot = true.
+PAGEVIEW = "pageview"
+PAGE = "page"
+SITE = "site"
+REFERRER_HOST = "referrer"
+BOT = "bot"
 ZERO_UUID = "toUUID('00000000-0000-0000-0000-000000000000')"
 
 # A session's value of a session dimension, as an aggregate over the session's events (ordered by
@@ -74,6 +81,7 @@ class Scope:
     """
 
     filters: Filters
+    source: str = SOURCE  # what the queries read: the copy, or RAW_SOURCE
     params: dict[str, object] = field(default_factory=dict)
     base: str = ""
     selected: str = ""
@@ -104,12 +112,12 @@ class Scope:
                 having.append(f"{SESSION_VALUE[key]} = {{f_{key}:String}}")
             self.session_filter = " AND ".join(having)
             conditions.append(
-                f"sid IN (SELECT sid FROM events WHERE {self.base} GROUP BY sid "
+                f"sid IN (SELECT sid FROM {self.source} WHERE {self.base} GROUP BY sid "
                 f"HAVING {self.session_filter})"
             )
         self.selected = " AND ".join(conditions)
         self.sessions = (
-            f"{self.base} AND sid IN (SELECT sid FROM events WHERE {self.selected})"
+            f"{self.base} AND sid IN (SELECT sid FROM {self.source} WHERE {self.selected})"
             if f.dims
             else self.base
         )

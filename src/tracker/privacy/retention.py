@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 RETENTION: dict[str, str] = {  # table -> the column that dates a row
     "events": "created_at",
+    "dashboard_events": "created_at",  # the dashboard's copy of events
     "visitor_interests": "created_at",
     "userhosts": "created_at",
     "usernames": "created_at",

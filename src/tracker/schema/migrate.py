@@ -318,6 +318,9 @@ def plan_migration(
         if live.get(mv.name) is None:
             sql = create_materialized_view_sql(mv, topology, database, cluster)
             plan.steps.append(Step(sql, f"create materialized view {mv.name}"))
+            if mv.backfill is not None and live.get("events") is not None:
+                fill = mv.backfill.replace("{db}", database)
+                plan.steps.append(Step(fill, f"fill {mv.to_table} from the stored rows"))
         elif mv.name in changed:
             plan.steps.append(
                 Step(

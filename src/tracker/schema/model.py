@@ -92,11 +92,15 @@ class MaterializedView:
     """A ``TO`` materialized view: each insert into its source also inserts into ``to_table``.
 
     ``select`` names the database as ``{db}``; its output columns must be named as the target's.
+    ``backfill`` (``{db}`` too), when set, copies the rows the source held before the view was
+    created; `tracker.schema.migrate` runs it right after creating the view on a store that has
+    the source table already.
     """
 
     name: str
     to_table: str
     select: str
+    backfill: str | None = None
 
 
 @dataclass(frozen=True)

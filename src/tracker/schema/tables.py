@@ -22,6 +22,7 @@ from tracker.schema.tables_analytics import ANALYTICS_TABLES
 from tracker.schema.tables_auth import AUTH_REFERENCE_TABLES
 from tracker.schema.tables_compliance import COMPLIANCE_REFERENCE_TABLES
 from tracker.schema.tables_core import CORE_REFERENCE_TABLES
+from tracker.schema.tables_dashboard import DASHBOARD_TABLES, DASHBOARD_VIEWS
 from tracker.schema.tables_messaging import MESSAGING_TABLES, REDIRECT_TABLES
 from tracker.schema.tables_outreach import OUTREACH_REFERENCE_TABLES
 from tracker.schema.tables_users import USERS_REFERENCE_TABLES
@@ -36,6 +37,7 @@ TABLES: dict[str, Table] = {
         *REDIRECT_TABLES,
         *SERVICE_TABLES,
         *OWN_TABLES,
+        *DASHBOARD_TABLES,
     )
 }
 
@@ -109,6 +111,7 @@ MATERIALIZED_VIEWS: tuple[MaterializedView, ...] = (
         "referrers",
         f"SELECT hhash, last AS url, 1 AS total, {_DAY} FROM {{db}}.events WHERE last != ''",
     ),
+    *DASHBOARD_VIEWS,  # the dashboard's decoded copy of events (tables_dashboard.py)
 )
 
 # Tables the application must not insert into: their rows come from the views above.
