@@ -105,8 +105,15 @@ def test_late_and_out_of_order_events_count_where_they_belong(sink: ChdbSink) ->
     late = [
         # A session of visitor a from three days ago, sent today, its last event first.
         data.event("a", "H1", "03-13 09:05:00.000", "reroute", f"{data.URL}/docs", **data.NZ),
-        data.event("a", "H1", "03-13 09:00:00.000", "load", f"{data.URL}/about",
-                   last="https://late.example/", **data.NZ),  # fmt: skip
+        data.event(
+            "a",
+            "H1",
+            "03-13 09:00:00.000",
+            "load",
+            f"{data.URL}/about",
+            last="https://late.example/",
+            **data.NZ,
+        ),
     ]
     write(sink, "events", late[:1])
     write(sink, "events", late[1:])
