@@ -18,7 +18,7 @@ from tests import dashboard_data as data
 from tracker.dashboard.filters import Filters
 from tracker.dashboard.queries import PANELS
 from tracker.dashboard.service import Dashboard
-from tracker.dashboard.sql import RAW_SOURCE
+from tracker.dashboard.sql import RAW_SOURCE, Scope
 from tracker.privacy import Store, forget
 from tracker.privacy.retention import RETENTION
 from tracker.sinks.chdb import ChdbSink
@@ -161,3 +161,26 @@ def test_a_forgotten_visitor_leaves_the_copy_too(sink: ChdbSink) -> None:
 
 def test_the_copy_is_aged_like_events() -> None:
     assert RETENTION["dashboard_events"] == RETENTION["events"] == "created_at"
+
+
+def test_headline_visitors_are_those_of_the_selected_sessions(sink: ChdbSink) -> None:
+    """The headline counts visitors over the selected events; the definition is the visitors
+    of each selected session's selected events, which this computes per session."""
+    fill(sink)
+    write(sink, "events", [data.event("e", "A1", "03-14 10:01:00.000", "load", f"{data.URL}/x")])
+    copy, _ = boards(sink)
+    try:
+        for query in VIEWS:
+            filters = Filters.parse(query, data.TODAY)
+            scope = Scope(filters)
+            per_session = (
+                "SELECT uniqExactArrayIf(vids, hit) AS n FROM (SELECT sid, "
+                f"groupUniqArrayIf(vid, {scope.event_filter}) AS vids, "
+                f"countIf({scope.event_filter}) > 0 AND {scope.session_filter} AS hit "
+                f"FROM {scope.source} WHERE {scope.base} GROUP BY sid)"
+            )
+            expected = copy.run(per_session, scope.params)[0]["n"]
+            got = {row["metric"]: row["value"] for row in copy.headline(filters)}["visitors"]
+            assert got == expected, query
+    finally:
+        copy.close()

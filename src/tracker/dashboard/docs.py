@@ -103,5 +103,15 @@ def render_markdown() -> str:
         "query string) or read as JSON (`/dashboard/api/<panel>`); the panels' names are "
         + ", ".join(f"`{name}`" for name in ("headline", "realtime", "sites", *PANELS))
         + ".",
+        "",
+        "## Where the numbers come from",
+        "",
+        "The panels read `dashboard_events`, a copy of `events` that the materialized view",
+        "`dashboard_events_mv` fills as events are stored: one row per event with its site, page,",
+        "referrer host and bot flag worked out once, sorted by site and time, so a view reads its",
+        "site's period only. Every count is exact (`uniqExact`), late events count in the period",
+        "of their own time, and a forgotten visitor (`tracker forget`) leaves the copy too. The",
+        "queries run on the dashboard's own threads at a lower CPU priority than ingestion, with a",
+        "time limit each; bench/README.md has their times on 1,000,000 events.",
     ]
     return "\n".join(lines) + "\n"

@@ -105,16 +105,19 @@ SESSIONS = Column("sessions", "Sessions")
 def headline_sql(s: Scope) -> str:
     """The headline numbers in one pass over the view's sessions: each session of the period and
     site, whether it is selected (an event passing the event filters, and the session filters),
-    its selected visitors and page views, and its own page views and length for bounce and
-    duration."""
+    its selected page views, and its own page views and length for bounce and duration.
+
+    The visitors of the selected sessions' selected events are the visitors of the selected
+    events (``selected`` keeps only the events of sessions passing the session filters), so they
+    are counted over those events directly, without a set of visitors per session."""
     ev = s.event_filter
     return (
-        "SELECT uniqExactArrayIf(vids, hit) AS visitors, countIf(hit) AS sessions, "
+        f"SELECT (SELECT uniqExact(vid) FROM {s.source} WHERE {s.selected}) AS visitors, "
+        "countIf(hit) AS sessions, "
         "sumIf(selected_views, hit) AS pageviews, countIf(hit AND views = 1) AS bounces, "
         "countIf(hit AND views > 0) AS viewed, "
         "if(countIf(hit) = 0, 0, avgIf(seconds, hit)) AS duration FROM "
-        f"(SELECT sid, groupUniqArrayIf(vid, {ev}) AS vids, "
-        f"countIf({ev}) > 0 AND {s.session_filter} AS hit, "
+        f"(SELECT sid, countIf({ev}) > 0 AND {s.session_filter} AS hit, "
         f"countIf(({ev}) AND {PAGEVIEW}) AS selected_views, countIf({PAGEVIEW}) AS views, "
         "dateDiff('millisecond', min(created_at), max(created_at)) / 1000 AS seconds "
         f"FROM {s.source} WHERE {s.base} GROUP BY sid)"
