@@ -38,7 +38,10 @@ from tracker.privacy.prune_sql import (
     ident,
     resolve_table,
 )
-from tracker.privacy.store import Store
+from tracker.privacy.store import Store, partition_clause
+from tracker.schema.tables_dashboard import COPY_SELECT
+
+COPY = "dashboard_events"  # the dashboard's copy of events (tracker.schema.tables_dashboard)
 
 __all__ = ["PruneReport", "prune", "state_path"]
 
@@ -156,6 +159,19 @@ def _plan(
     return steps
 
 
+def recopy(store: Store, partition: str) -> None:
+    """Copy a month (partition) of ``events`` into the dashboard's copy again, after a rule
+    deleted or cleared some of its rows: what events no longer hold leaves the copy too. A row
+    stored meanwhile is already in the copy (its view fired) and is not copied twice."""
+    partition_clause(partition)  # refuses an id that is not one
+    inside = f"_partition_id = '{partition}'"
+    store.delete(COPY, "1", partition)
+    store.run(
+        f"INSERT INTO {COPY} SELECT {COPY_SELECT} FROM events WHERE {inside} "
+        f"AND eid GLOBAL NOT IN (SELECT eid FROM {COPY} WHERE {inside})"
+    )
+
+
 def _limited(store: Store, step: Step, remaining: int) -> tuple[str, int]:
     """The step's WHERE narrowed to its oldest ``remaining`` rows, and their count."""
     assert step.rule is not None
@@ -200,6 +216,7 @@ def prune(
     steps = [
         s for s in _plan(store, settings, logs_only, state.now, report) if s.key not in state.done
     ]
+    live = store.tables()
     limit, pruned = settings.prune_limit, 0
     bar: AbstractContextManager[Any] = nullcontext() if progress is None else progress(len(steps))
     with bar as shown:
@@ -218,6 +235,8 @@ def prune(
                 store.delete(step.table, where, step.partition)
             else:
                 store.update(step.table, step.assignments, where, step.partition)
+            if step.table == "events" and COPY in live:
+                recopy(store, step.partition)
             label = step.rule.label if step.rule is not None else "logs"
             report.rows[label] = report.rows.get(label, 0) + rows
             report.partitions += 1

@@ -17,7 +17,8 @@ the view's SELECT is built from it, and `RAW_SOURCE` is the same SELECT as a sub
 ``events``, which the tests use to check that both give every panel the same rows.
 
 The copy holds people's ids, so ``tracker forget`` removes their rows here too (it covers every
-catalogue table with a ``vid``), and ``DataRetentionDays`` ages it like ``events``.
+catalogue table with a ``vid``), ``DataRetentionDays`` ages it like ``events``, and a ``Prune``
+rule that changes a month of ``events`` copies that month again (`tracker.privacy.prune`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tracker.schema.model import Column, MaterializedView, Table
 __all__ = [
     "BACKFILL",
     "COLUMNS",
+    "COPY_SELECT",
     "DASHBOARD_EVENTS",
     "DASHBOARD_TABLES",
     "DASHBOARD_VIEWS",
@@ -86,7 +88,7 @@ _SELECT = ", ".join(
 # view is created; an event the view already copied (stored meanwhile) is not copied again.
 BACKFILL = (
     "INSERT INTO {db}.dashboard_events SELECT "
-    f"{_SELECT} FROM {{db}}.events WHERE eid NOT IN (SELECT eid FROM {{db}}.dashboard_events)"
+    f"{_SELECT} FROM {{db}}.events WHERE eid GLOBAL NOT IN (SELECT eid FROM {{db}}.dashboard_events)"
 )
 
 DASHBOARD_VIEW = MaterializedView(
@@ -95,6 +97,10 @@ DASHBOARD_VIEW = MaterializedView(
     f"SELECT {_SELECT} FROM {{db}}.events",
     backfill=BACKFILL,
 )
+
+# The copy's columns, computed from one `events` row: ``INSERT INTO dashboard_events SELECT
+# {COPY_SELECT} FROM events WHERE …`` copies rows again (after `tracker prune` changed events).
+COPY_SELECT = _SELECT
 
 # What the dashboard's queries would read without the copy: the same columns, computed from
 # `events` on every query (for the tests that compare the two).
