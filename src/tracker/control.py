@@ -2,9 +2,12 @@
 
 chDB allows one process per data directory, so while the server runs, queries go through a Unix
 socket in the data directory (mode 0600). One request per connection: a JSON line
-``{"sql": ..., "format": ...}``, or ``{"command": NAME, ...}`` for the few operations the server
-itself must do (``backup``: hold the writer while the store and spool are copied); the answer is
-a JSON status line, then the raw output.
+``{"sql": ..., "format": ..., "params": {...}}``, or ``{"command": NAME, ...}`` for the few
+operations the server itself must do (``backup``: hold the writer while the store and spool are
+copied; with `Workers` > 1 the HTTP workers' ``health``, ``stored`` and ``metrics``, see
+docs/workers.md); the answer is a JSON status line, then the raw output. A failed query's status
+line says whether the store refused it or could not run it (``"kind"``), so a worker that queries
+through this socket raises the same error class as the store would have.
 """
 
 from __future__ import annotations
@@ -13,14 +16,15 @@ import asyncio
 import contextlib
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import orjson
 
-from tracker.errors import TrackerError
+from tracker.errors import SinkRejected, SinkUnreachable, TrackerError
 
-QueryFn = Callable[[str, str], bytes]
+QueryFn = Callable[[str, str, Mapping[str, object] | None], bytes]
 CommandFn = Callable[[dict[str, object]], bytes]
 MAX_REQUEST_BYTES = 16 * 2**20  # one JSON line: far above any SQL a command line can carry
 
@@ -56,13 +60,19 @@ class ControlServer:
             if "command" in request:
                 output = await asyncio.to_thread(self.commands[str(request["command"])], request)
             else:
+                params = request.get("params")
                 output = await asyncio.to_thread(
-                    self.query, str(request["sql"]), str(request.get("format", "PrettyCompact"))
+                    self.query,
+                    str(request["sql"]),
+                    str(request.get("format", "PrettyCompact")),
+                    dict(params) if isinstance(params, dict) else None,
                 )
             writer.write(b'{"ok":true}\n')
             writer.write(output)
         except TrackerError as exc:
-            writer.write(orjson.dumps({"ok": False, "error": exc.message}) + b"\n")
+            kind = "rejected" if isinstance(exc, SinkRejected) else "error"
+            kind = "unreachable" if isinstance(exc, SinkUnreachable) else kind
+            writer.write(orjson.dumps({"ok": False, "error": exc.message, "kind": kind}) + b"\n")
         except (ValueError, KeyError, TypeError):  # ValueError: bad JSON, or over the limit
             writer.write(b'{"ok":false,"error":"bad control request"}\n')
         finally:
@@ -71,9 +81,19 @@ class ControlServer:
             writer.close()
 
 
-def remote_query(path: Path, sql: str, fmt: str, timeout: float = 300.0) -> bytes:
-    """Run ``sql`` in the server listening on ``path``; raise TrackerError with its message."""
-    return _request(path, {"sql": sql, "format": fmt}, timeout)
+def remote_query(
+    path: Path,
+    sql: str,
+    fmt: str,
+    timeout: float = 300.0,
+    params: Mapping[str, object] | None = None,
+) -> bytes:
+    """Run ``sql`` in the server listening on ``path``; raise TrackerError with its message
+    (SinkRejected or SinkUnreachable when the store refused it or could not run it)."""
+    request: dict[str, object] = {"sql": sql, "format": fmt}
+    if params:
+        request["params"] = dict(params)
+    return _request(path, request, timeout)
 
 
 def remote_command(path: Path, command: str, timeout: float = 3600.0, **args: object) -> bytes:
@@ -87,18 +107,23 @@ def _request(path: Path, request: dict[str, object], timeout: float) -> bytes:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
             sock.connect(str(path))
-            sock.sendall(orjson.dumps(request) + b"\n")
+            sock.sendall(orjson.dumps(request, default=str) + b"\n")
             while chunk := sock.recv(65536):
                 chunks.append(chunk)
     except OSError as exc:  # the server stopped, or did not answer in time
-        raise TrackerError(f"The tracker server's control socket {path} failed: {exc}.") from exc
+        raise SinkUnreachable(f"The tracker server's control socket {path} failed: {exc}.") from exc
     status_line, _, output = b"".join(chunks).partition(b"\n")
     try:
         status = orjson.loads(status_line)
     except orjson.JSONDecodeError:
-        raise TrackerError(
+        raise SinkUnreachable(
             "The tracker server closed the control socket without an answer."
         ) from None
     if not status.get("ok"):
-        raise TrackerError(str(status.get("error", "query failed")))
+        raise _ERRORS.get(str(status.get("kind")), TrackerError)(
+            str(status.get("error", "query failed"))
+        )
     return output
+
+
+_ERRORS: dict[str, Any] = {"rejected": SinkRejected, "unreachable": SinkUnreachable}

@@ -15,7 +15,8 @@ tokens, so ClickHouse stores them once.
 
 There is one writer per sink (ClickHouse, DuckDB, NATS, Facebook), each with its own journal:
 ``takes`` picks the tables a sink stores (the others are skipped, and its cursor passes them),
-``primary`` marks the ClickHouse writer, whose figures are the seed's ``batching`` metrics; every
+``primary`` marks the ClickHouse writer, whose figures are the seed's ``batching`` metrics (the
+writers of the worker spools too, which leave the queue and spool gauges to the main one: ``gauges``); every
 writer keeps its own figures under ``metrics.sinks[<name>]``. A sink may have a ``maintain()``
 method, called from this thread on every turn of the loop (DuckDB's Parquet export), so the sink
 keeps one owner thread.
@@ -130,6 +131,7 @@ class SinkWriter:
         takes: Callable[[str], bool] | None = None,
         aggregate: bool = True,
         primary: bool = True,
+        gauges: bool = True,
         on_open: Callable[[], None] = lambda: None,
     ) -> None:
         self.sink = sink
@@ -146,6 +148,7 @@ class SinkWriter:
         self.takes = takes
         self.aggregate = aggregate  # pre-sum SummingMergeTree rows (ClickHouse only)
         self.primary = primary
+        self.gauges = primary and gauges  # a worker spool's writer leaves them to the main one
         self.stats = SinkStats()
         self._maintain: Callable[[], None] | None = getattr(sink, "maintain", None)
         self.opener = StoreOpener(sink, on_open, clock)
@@ -494,10 +497,10 @@ class SinkWriter:
 
     def _gauges(self) -> None:
         rows = sum(len(t.lines) + sum(len(b.lines) for b in t.sealed) for t in self.tables.values())
-        if self.primary:
+        if self.gauges:
             self.metrics.queued_items = rows
             self.metrics.queued_bytes = self._buffered_bytes()
-        self.metrics.spool_bytes = self.spool.size_bytes
+            self.metrics.spool_bytes = self.spool.size_bytes
         self.metrics.sinks[self.sink.name] = {
             "cursor_lag_bytes": max(self.spool.end - self.state.safe, 0),
             "circuit": self.breaker.state.value,

@@ -102,6 +102,8 @@ def settings_from(args: argparse.Namespace, *, show_warnings: bool = False) -> S
         overrides["Host"] = args.host
     if getattr(args, "port", None) is not None:
         overrides["Port"] = args.port
+    if getattr(args, "workers", None) is not None:
+        overrides["Workers"] = args.workers
     settings, warnings = load_settings(args.config, env=os.environ, overrides=overrides)
     for warning in warnings if show_warnings else ():
         print(f"tracker: warning: {warning}", file=sys.stderr)

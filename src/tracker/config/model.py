@@ -201,6 +201,7 @@ class Settings:
     auth_failures_per_account: int = 30
     max_body_bytes: int = 1_048_576
     shutdown_timeout_seconds: float = 10.0
+    workers: int = 1  # HTTP worker processes; more than 1: docs/workers.md
     geoip_default: bool = True
     parse_user_agents: bool = True
     spool_mode: str = "durable"

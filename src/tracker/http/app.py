@@ -24,7 +24,7 @@ from tracker.http.routes import build_routes
 from tracker.http.site import Site
 from tracker.http.static import StaticEndpoint
 from tracker.http.ws import WebSocketEndpoint
-from tracker.runtime import Runtime
+from tracker.runtime import Runtime, WorkerRuntime
 
 BUSY = "busy"  # the latency label of requests refused for MaximumConnections
 UNMATCHED = "unmatched"  # of requests no route took (an error before routing)
@@ -33,8 +33,11 @@ UNMATCHED = "unmatched"  # of requests no route took (an error before routing)
 class TrackerApp:
     """The ASGI entry: hot tracking routes by prefix, everything else to Starlette."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.rt = Runtime.build(settings)
+    def __init__(self, settings: Settings, worker: int | None = None) -> None:
+        """``worker``: this process is HTTP worker K of `Workers` (docs/workers.md)."""
+        self.rt: Runtime | WorkerRuntime = (
+            Runtime.build(settings) if worker is None else WorkerRuntime.build(settings, worker)
+        )
         self.site = site = Site.of(self.rt)
         self.prefix = f"{site.prefix}/"
         self.tracking = TrackingEndpoint(site)

@@ -48,7 +48,7 @@ async def settle(site: Site, timeout: float) -> bool:
     """Wait until every row accepted so far is stored; False when ``timeout`` passed first."""
     target = site.rt.spool.end
     deadline = time.monotonic() + timeout
-    while site.rt.writer.safe < target:
+    while await asyncio.to_thread(site.rt.stored_through) < target:
         if time.monotonic() >= deadline:
             return False
         await asyncio.sleep(0.05)

@@ -109,13 +109,17 @@ def holder(port: int) -> str | None:
     return None
 
 
-def bind(listener: Listener) -> socket.socket:
-    """A bound socket for `listener`; ListenError says why it cannot be had."""
+def bind(listener: Listener, reuse_port: bool = False) -> socket.socket:
+    """A bound socket for `listener`; ListenError says why it cannot be had. ``reuse_port``:
+    `SO_REUSEPORT`, so that the HTTP workers of `Workers` each listen on the same port and the
+    kernel spreads the connections over them (docs/workers.md)."""
     family, kind, proto, _, address = socket.getaddrinfo(
         listener.host or None, listener.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind(address)
     except OSError as exc:

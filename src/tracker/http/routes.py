@@ -20,7 +20,6 @@ from tracker.http.request import Receive, Scope, Send, from_scope
 from tracker.http.responses import respond_error, with_headers
 from tracker.http.shortlinks import ShortLinks
 from tracker.http.site import Site
-from tracker.metrics import prometheus_text
 from tracker.normalise import client
 
 PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -52,8 +51,9 @@ def build_routes(site: Site, ui: dashboard.DashboardUI | None = None) -> Starlet
 
     async def metrics(request: Request) -> Response:
         if wants_prometheus(request):
-            return Response(prometheus_text(rt.metrics), media_type=PROMETHEUS_TYPE)
-        return json_response(rt.metrics.as_json(), cors(site, request))
+            text = await asyncio.to_thread(rt.metrics_text)
+            return Response(text, media_type=PROMETHEUS_TYPE)
+        return json_response(await asyncio.to_thread(rt.metrics_json), cors(site, request))
 
     async def ping(request: Request) -> Response:
         return with_headers(Response(b"pong", media_type="text/plain"), cors(site, request))

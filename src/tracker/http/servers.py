@@ -87,9 +87,24 @@ def negotiated(http1: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
 class Servers:
     """The listeners of one `tracker serve` process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        ports: list[int] | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """``ports`` (an HTTP worker of `Workers`): the listeners' ports, chosen by the
+        supervisor, bound with `SO_REUSEPORT`; ``headers``: added to every response."""
         self.settings = settings
         self.listeners: list[Listener] = plan(settings)
+        self.reuse_port = ports is not None
+        if ports is not None:
+            self.listeners = [
+                replace(listener, port=port)
+                for listener, port in zip(self.listeners, ports, strict=True)
+            ]
+        self.headers = headers or []
         self.sockets: list[socket.socket] = []
         self.challenges = Challenges()
         self.certificates = Certificates(HTTP2 if settings.http2 else HTTP1)
@@ -107,7 +122,7 @@ class Servers:
         with their real ports (a `Port` of 0 gets a free one)."""
         try:
             for listener in self.listeners:
-                self.sockets.append(bind(listener))
+                self.sockets.append(bind(listener, self.reuse_port))
         except BaseException:
             self.close()
             raise
@@ -146,6 +161,7 @@ class Servers:
             access_log=False,
             log_level="info" if settings.debug else "warning",
             timeout_graceful_shutdown=max(int(settings.shutdown_timeout_seconds), 1),
+            headers=self.headers,
             **options,
             **extra,
         )

@@ -7,17 +7,17 @@ from dataclasses import dataclass
 from tracker.config import Settings
 from tracker.http.responses import Cors, Headers
 from tracker.metrics import Metrics
-from tracker.runtime import Ingest, Runtime
+from tracker.runtime import Ingest, Runtime, WorkerRuntime
 
 
 @dataclass(frozen=True)
 class Site:
-    rt: Runtime
+    rt: Runtime | WorkerRuntime  # a worker's when `Workers` > 1 (docs/workers.md)
     cors: Cors
     prefix: str  # the tracking routes' prefix without its slash: /tr/v1
 
     @classmethod
-    def of(cls, rt: Runtime) -> Site:
+    def of(cls, rt: Runtime | WorkerRuntime) -> Site:
         settings = rt.settings
         return cls(rt, Cors(settings.allow_origin), f"/tr/v{settings.api_version}")
 

@@ -10,14 +10,17 @@ lifespan; nothing here knows about HTTP.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
+
+import orjson
 
 from tracker.backup import write_backup
 from tracker.batch.breaker import CircuitBreaker
@@ -27,7 +30,7 @@ from tracker.batch.writer import SinkWriter
 from tracker.config import Settings
 from tracker.control import ControlServer
 from tracker.datadir import DataDir, DirLock
-from tracker.metrics import Metrics
+from tracker.metrics import Metrics, prometheus_text
 from tracker.normalise.agent import AgentParser
 from tracker.normalise.client import TrustedProxies
 from tracker.normalise.event import NormaliseContext
@@ -37,6 +40,7 @@ from tracker.normalise.urls import UrlFilter
 from tracker.privacy.retention import apply_retention
 from tracker.privacy.store import store_for
 from tracker.runtime.ingest import Ingest
+from tracker.runtime.owner import metrics_answer, stored_through, worker_writers
 from tracker.runtime.policies import table_policies
 from tracker.runtime.sinks import build_backends, clickhouse_takes, facebook_ready
 from tracker.schema.migrate import CURRENT_VERSION, pending_version
@@ -158,6 +162,7 @@ class Runtime:
     control: ControlServer
     geoip: GeoService | None = None  # None when GeoIP is off; `/ppi/geoip` answers from it
     backends: Sequence[SinkWriter] = ()  # DuckDB, NATS, Facebook: a writer each (runtime/sinks)
+    followers: Sequence[SinkWriter] = ()  # the store's writers of the worker spools (owner.py)
     sources: list[Source] = field(default_factory=list)  # consumers, started after the writers
     _backup_lock: threading.Lock = field(default_factory=threading.Lock)
     _health_at: float = 0.0
@@ -208,6 +213,7 @@ class Runtime:
             on_open=lambda: prepare_store(settings, sink),
         )
         backends = build_backends(settings, data_dir, spool, metrics, release)
+        followers = worker_writers(settings, data_dir, sink, metrics, writer)
         geoip = GeoService(settings) if geoip_enabled(settings) else None
         ingest = Ingest(
             normalise_context(settings, data_dir, geoip),
@@ -229,6 +235,7 @@ class Runtime:
             control=ControlServer(data_dir.control_socket, sink.query),
             geoip=geoip,
             backends=backends.writers,
+            followers=followers,
         )
 
     def backup(self, request: dict[str, object]) -> bytes:
@@ -236,7 +243,10 @@ class Runtime:
         held between two batches meanwhile (requests are still taken)."""
         target = Path(str(request["dir"]))
         embedded = not self.settings.clickhouse_url
-        with self._backup_lock, self.writer.paused(BACKUP_PAUSE_SECONDS):
+        with contextlib.ExitStack() as held:
+            held.enter_context(self._backup_lock)
+            for writer in (self.writer, *self.followers):
+                held.enter_context(writer.paused(BACKUP_PAUSE_SECONDS))
             manifest = write_backup(
                 target,
                 self.data_dir,
@@ -245,8 +255,42 @@ class Runtime:
             )
         return manifest.to_json()
 
+    def _stored(self, request: dict[str, object]) -> bytes:
+        """The ``stored`` control command: how far a worker spool's writer has stored."""
+        spool = self.data_dir.root / "spool" / str(request.get("spool", ""))
+        return b"%d" % stored_through(self.followers, spool)
+
+    def _health(self, request: dict[str, object]) -> bytes:
+        """The ``health`` control command: the store's health, for a worker's `/health`."""
+        healthy = self.check_health()
+        return orjson.dumps(
+            {
+                "ok": healthy,
+                "error": self.health_error,
+                "problems": self.problems(),
+                "queued_rows": self.metrics.queued_items,
+            }
+        )
+
+    def _metrics(self, request: dict[str, object]) -> bytes:
+        spool_root = self.data_dir.root / "spool"
+        return metrics_answer(self.metrics, spool_root, str(request.get("format", "json")))
+
+    def stored_through(self) -> int:
+        """Spool offset below which everything accepted here is stored (a forget waits on it)."""
+        return self.writer.safe
+
+    def metrics_json(self) -> dict[str, Any]:
+        return self.metrics.as_json()
+
+    def metrics_text(self) -> bytes:
+        return prometheus_text(self.metrics)
+
     async def start(self) -> None:
         self.control.commands["backup"] = self.backup
+        self.control.commands["stored"] = self._stored
+        self.control.commands["health"] = self._health
+        self.control.commands["metrics"] = self._metrics
         try:
             # Opens the store, or keeps trying while the spool takes traffic (unless Critical).
             service = self.settings.clickhouse
@@ -255,6 +299,8 @@ class Runtime:
             self.writer.start(require_store=bool(service and service.critical))
             for backend in self.backends:
                 backend.start()
+            for follower in self.followers:
+                follower.start()
             await self.control.start()
             if self.geoip is not None:
                 self.geoip.start()  # on its own thread: a CSV conversion must not hold the listener
@@ -262,6 +308,8 @@ class Runtime:
                 await source.start()
         except BaseException:
             self.spool.close()
+            for follower in self.followers:
+                follower.spool.close()
             self.sink.close()
             for backend in self.backends:
                 backend.sink.close()
@@ -283,17 +331,21 @@ class Runtime:
             await source.stop()
         await self.control.stop()
         timeout = self.settings.shutdown_timeout_seconds
-        writers = (self.writer, *self.backends)
+        writers = (self.writer, *self.backends, *self.followers)
         for writer in writers:  # every sink drains at once, against the same deadline
             writer.begin_stop(timeout)
         landed = [writer.join(timeout) for writer in writers]  # join every one, not the first
         drained = all(landed)
-        left = max(self.spool.end - min(writer.safe for writer in writers), 0)
+        own = min(writer.safe for writer in (self.writer, *self.backends))
+        left = max(self.spool.end - own, 0)
+        left += sum(max(w.spool.end - w.safe, 0) for w in self.followers)
         if not drained:
             log.error(
                 "shutdown deadline passed: undelivered events stay in the spool for the next start"
             )
         self.spool.close()
+        for follower in self.followers:
+            follower.spool.close()
         self.sink.close()
         for backend in self.backends:
             backend.sink.close()
@@ -333,7 +385,7 @@ class Runtime:
         a writer that cannot make progress, a spool that cannot take writes."""
         out = [
             f"the {writer.sink.name} writer cannot make progress: {writer.failing}"
-            for writer in (self.writer, *self.backends)
+            for writer in (self.writer, *self.backends, *self.followers)
             if writer.failing is not None
         ]
         if (reason := self.spool.refusing()) is not None:
