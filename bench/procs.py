@@ -31,7 +31,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def pinned(core: int | None, argv: list[str]) -> list[str]:
+def pinned(core: int | str | None, argv: list[str]) -> list[str]:
     return argv if core is None else ["taskset", "-c", str(core), *argv]
 
 
@@ -40,6 +40,21 @@ def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat[stat.rindex(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime (fields 14, 15)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """`cpu_seconds` of ``pid`` and every process below it (`Workers` > 1: the supervisor, the
+    store owner and the HTTP workers); a child that ended since is not counted."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            total += cpu_seconds(current)
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue  # it ended meanwhile
+        todo += [int(child) for child in children]
+    return total
 
 
 def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
@@ -70,7 +85,7 @@ class Server:
     name: str
     argv: list[str]
     log_path: Path
-    core: int | None
+    core: int | str | None
     env: dict[str, str] | None = None  # added to this process's environment
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
@@ -132,7 +147,7 @@ class Server:
 
 
 def tracker_server(
-    data_dir: Path, config: dict[str, Any], core: int | None, source: Path | None = None
+    data_dir: Path, config: dict[str, Any], core: int | str | None, source: Path | None = None
 ) -> Server:
     """`tracker serve`; ``source`` runs another checkout's ``src`` (a baseline to compare with)."""
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,11 @@ for each ``SpoolMode``, each scenario on a fresh tracker with its own data direc
   POST of ``--batch-size`` events (wrk with the Lua scripts in ``wrk/``);
 * ``ws``: LZ4 binary WebSocket frames (``ws_client.py``).
 
+``--workers 1,2`` runs each of them for each `Workers` count: N = 1 is the single process on one
+core (the target is named by the mode alone), N > 1 (target ``durable w2``) the supervisor, the
+store owner and N HTTP workers on every core, the load generator sharing one of them; CPU is
+then that of the whole process tree, so CPU per event compares across N.
+
 The server runs on one core and the load generator on the other (``taskset``). A short warm-up
 precedes the measured window; after a graceful stop (SIGTERM) the rows in ``events`` are counted
 with ``tracker query`` and must equal the 200s received (warm-up included) times events per request.
@@ -34,7 +39,7 @@ from procs import (
     BENCH,
     Server,
     count_rows,
-    cpu_seconds,
+    tree_cpu_seconds,
     floor_server,
     missing_tools,
     peak_rss_mb,
@@ -85,7 +90,7 @@ def measure(
     samples: list[tuple[float, float]] = []
 
     def sample() -> None:
-        samples.append((time.monotonic(), cpu_seconds(server.pid)))
+        samples.append((time.monotonic(), tree_cpu_seconds(server.pid)))
 
     sample()
     timer = threading.Timer(args.seconds, sample)
@@ -135,12 +140,16 @@ def bench_tracker(
     args: argparse.Namespace,
     run: int,
     source: Path | None = None,
+    workers: int = 1,
 ) -> Outcome:
     label = mode if source is None else f"{mode} (baseline)"
-    data_dir = work / f"run{run}-{mode}-{scenario}{'-baseline' if source else ''}"
-    config = {**BASE_CONFIG, "SpoolMode": mode, **args.config}
-    server = tracker_server(data_dir, config, args.server_core, source).start()
+    label += f" w{workers}" if workers > 1 else ""
+    data_dir = work / f"run{run}-{mode}-{scenario}{'-baseline' if source else ''}-w{workers}"
+    config = {**BASE_CONFIG, "SpoolMode": mode, **args.config, "Workers": workers}
+    core = args.server_core if workers == 1 else args.all_cores
+    server = tracker_server(data_dir, config, core, source).start()
     try:
+        wait_for_workers(server, workers)
         outcome, warm_rows = measure(server, scenario, args, run, label)
         metrics = server.get_json("/metrics")
         outcome.server_avg_latency_ms = metrics["calculated"]["avg_latency_ms"]
@@ -155,6 +164,18 @@ def bench_tracker(
     if not args.keep:
         shutil.rmtree(data_dir, ignore_errors=True)
     return outcome
+
+
+def wait_for_workers(server: Server, workers: int, timeout: float = 120.0) -> None:
+    """With `Workers` > 1, until every HTTP worker runs (`/ping` answers once the first does)."""
+    deadline = time.monotonic() + timeout
+    while workers > 1:
+        running = [w for w in server.get_json("/metrics").get("workers", []) if w["running"]]
+        if len(running) == workers:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {len(running)} of {workers} workers run; see the log")
+        time.sleep(0.2)
 
 
 def log(message: str) -> None:
@@ -182,6 +203,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--modes", default="durable,memory")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument(
+        "--workers", default="1", help="Workers counts to run, e.g. 1,2 (N > 1: durable only)"
+    )
     parser.add_argument("--out", type=Path, help="report file (default bench/results/<date>.md)")
     parser.add_argument("--work", type=Path, help="data directories (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the data directories")
@@ -199,6 +223,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     cores = os.cpu_count() or 1
     args.server_core, args.client_core = (0, 1) if cores >= 2 else (None, None)
+    args.all_cores = f"0-{cores - 1}" if cores >= 2 else None
+    args.worker_list = [int(n) for n in args.workers.split(",") if n]
     args.base_config = BASE_CONFIG
     args.mode_list = [m for m in args.modes.split(",") if m]
     args.scenario_list = [s for s in args.scenarios.split(",") if s]
@@ -239,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         log(summary_line(outcomes[-1]))
         for mode in args.mode_list:
             for scenario in args.scenario_list:
-                outcomes.append(bench_tracker(work, mode, scenario, args, run))
-                log(summary_line(outcomes[-1]))
+                for workers in args.worker_list if mode == "durable" else [1]:
+                    outcomes.append(bench_tracker(work, mode, scenario, args, run, None, workers))
+                    log(summary_line(outcomes[-1]))
                 if args.baseline is not None and scenario in ("post", "batch"):
                     outcomes.append(bench_tracker(work, mode, scenario, args, run, args.baseline))
                     log(summary_line(outcomes[-1]))
