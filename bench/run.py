@@ -204,7 +204,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--modes", default="durable,memory")
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument(
-        "--workers", default="1", help="Workers counts to run, e.g. 1,2 (N > 1: durable only)"
+        "--workers", default="1,2", help="Workers counts to run (N > 1: durable mode only)"
     )
     parser.add_argument("--out", type=Path, help="report file (default bench/results/<date>.md)")
     parser.add_argument("--work", type=Path, help="data directories (default: a temp dir)")
