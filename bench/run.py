@@ -39,13 +39,13 @@ from procs import (
     BENCH,
     Server,
     count_rows,
-    tree_cpu_seconds,
     floor_server,
     missing_tools,
     peak_rss_mb,
     run_wrk,
     run_ws,
     tracker_server,
+    tree_cpu_seconds,
 )
 from report import Outcome, machine, write_report
 
