@@ -4,7 +4,7 @@ chDB allows one process per data directory, so while the server runs, queries go
 socket in the data directory (mode 0600). One request per connection: a JSON line
 ``{"sql": ..., "format": ..., "params": {...}}``, or ``{"command": NAME, ...}`` for the few
 operations the server itself must do (``backup``: hold the writer while the store and spool are
-copied; with `Workers` > 1 the HTTP workers' ``health``, ``stored`` and ``metrics``, see
+copied; with `Workers` > 1 the HTTP workers' ``health``, ``offsets`` and ``metrics``, see
 docs/workers.md); the answer is a JSON status line, then the raw output. A failed query's status
 line says whether the store refused it or could not run it (``"kind"``), so a worker that queries
 through this socket raises the same error class as the store would have.

@@ -144,3 +144,27 @@ def _fresh_answers(server: TrackerServer, count: int) -> list[httpx.Response]:
         except httpx.HTTPError:
             continue
     return answers
+
+
+def test_a_single_process_writes_what_worker_spools_left_behind(
+    make_server: Any, tmp_path: Path
+) -> None:
+    """Lowering `Workers` to 1 strands nothing: the single process also writes `worker-K/`."""
+    from tracker.spool.shared import open_worker_spool, worker_dir
+
+    data_dir = tmp_path / "left"
+    eids = [f"0190a7d4-0000-7000-8000-00000000000{i}" for i in range(3)]
+
+    async def leave() -> None:
+        spool, state = open_worker_spool(worker_dir(data_dir / "spool", 1), 2**30)
+        for eid in eids:
+            row = f'{{"eid": "{eid}", "ename": "crash_test", "etyp": "left"}}'.encode()
+            await spool.append([("events", row)])
+        spool.close()
+        state.close()
+
+    asyncio.run(leave())
+    server: TrackerServer = make_server(config=TWO_WORKERS | {"Workers": 1}, data_dir=data_dir)
+    wait_stored(server, eids)
+    assert server.stop() == 0
+    assert stored_counts(server) == dict.fromkeys(eids, 1)

@@ -45,14 +45,18 @@ def settle_seconds(site: Site) -> float:
 
 
 async def settle(site: Site, timeout: float) -> bool:
-    """Wait until every row accepted so far is stored; False when ``timeout`` passed first."""
-    target = site.rt.spool.end
+    """Wait until every row accepted so far is stored, in every spool (with `Workers`, every
+    worker's); False when ``timeout`` passed first."""
+    target = await asyncio.to_thread(site.rt.accepted)
     deadline = time.monotonic() + timeout
-    while await asyncio.to_thread(site.rt.stored_through) < target:
+    while True:
+        stored = await asyncio.to_thread(site.rt.stored)
+        if target and all(stored.get(name, -1) >= end for name, end in target.items()):
+            return True
         if time.monotonic() >= deadline:
             return False
         await asyncio.sleep(0.05)
-    return True
+        target = target or await asyncio.to_thread(site.rt.accepted)
 
 
 def _person(body: dict[str, Any], query: Any) -> tuple[Uuid | None, Uuid | None]:

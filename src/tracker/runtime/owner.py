@@ -1,5 +1,5 @@
 """The store owner's side of `Workers` > 1 (docs/workers.md): a writer per worker spool, and the
-control commands the HTTP workers ask it (``health``, ``stored``, ``metrics``).
+control commands the HTTP workers ask it (``health``, ``offsets``, ``metrics``).
 
 Every worker spool under ``<DataDir>/spool/worker-K/`` gets its own `SinkWriter` into the one
 store, with its cursor journal in that directory and the spool's own epoch in its dedup tokens,
@@ -42,9 +42,10 @@ class Follower:
     """The store as a worker spool's writer sees it: the main writer's sink, under its own
     name (its figures, thread and dead letters), opened only once the main writer opened it."""
 
-    def __init__(self, sink: Sink, name: str, ready: Callable[[], bool]) -> None:
+    def __init__(self, sink: Sink, spool: str, ready: Callable[[], bool]) -> None:
         self.sink = sink
-        self.name = name
+        self.spool = spool  # the worker spool's directory name, worker-K
+        self.name = f"{sink.name}-{spool}"
         self.ready = ready
 
     def open(self) -> None:
@@ -73,7 +74,7 @@ def worker_writers(
     writers = []
     for directory in worker_dirs(data_dir.root / "spool"):
         spool = open_reader_spool(directory, settings.spool_max_bytes)
-        follower = Follower(sink, f"{sink.name}-{directory.name}", lambda: main.opener.is_open)
+        follower = Follower(sink, directory.name, lambda: main.opener.is_open)
         writer = SinkWriter(
             follower,
             spool,
@@ -98,13 +99,10 @@ def _releaser(writer: SinkWriter) -> Callable[[], None]:
     return lambda: writer.spool.release(writer.safe)
 
 
-def stored_through(followers: Sequence[SinkWriter], spool_dir: Path) -> int:
-    """How far the writer of the worker spool ``spool_dir`` has stored (-1: no such writer)."""
-    for writer in followers:
-        reader = writer.spool.log
-        if getattr(reader, "directory", None) == spool_dir:
-            return writer.safe
-    return -1
+def spool_name(follower: SinkWriter) -> str:
+    """The worker spool a follower writes: its directory's name (``worker-K``)."""
+    sink = follower.sink
+    return sink.spool if isinstance(sink, Follower) else sink.name
 
 
 def merged_metrics(metrics: Metrics, spool_root: Path) -> tuple[Metrics, list[dict[str, Any]]]:

@@ -40,7 +40,7 @@ from tracker.normalise.urls import UrlFilter
 from tracker.privacy.retention import apply_retention
 from tracker.privacy.store import store_for
 from tracker.runtime.ingest import Ingest
-from tracker.runtime.owner import metrics_answer, stored_through, worker_writers
+from tracker.runtime.owner import metrics_answer, spool_name, worker_writers
 from tracker.runtime.policies import table_policies
 from tracker.runtime.sinks import build_backends, clickhouse_takes, facebook_ready
 from tracker.schema.migrate import CURRENT_VERSION, pending_version
@@ -255,10 +255,9 @@ class Runtime:
             )
         return manifest.to_json()
 
-    def _stored(self, request: dict[str, object]) -> bytes:
-        """The ``stored`` control command: how far a worker spool's writer has stored."""
-        spool = self.data_dir.root / "spool" / str(request.get("spool", ""))
-        return b"%d" % stored_through(self.followers, spool)
+    def _offsets(self, request: dict[str, object]) -> bytes:
+        """The ``offsets`` control command: `accepted` and `stored` (a worker's forget)."""
+        return orjson.dumps({"accepted": self.accepted(), "stored": self.stored()})
 
     def _health(self, request: dict[str, object]) -> bytes:
         """The ``health`` control command: the store's health, for a worker's `/health`."""
@@ -276,9 +275,20 @@ class Runtime:
         spool_root = self.data_dir.root / "spool"
         return metrics_answer(self.metrics, spool_root, str(request.get("format", "json")))
 
-    def stored_through(self) -> int:
-        """Spool offset below which everything accepted here is stored (a forget waits on it)."""
-        return self.writer.safe
+    def accepted(self) -> dict[str, int]:
+        """Where each spool ends now: this process's (``""``) and every worker's (a forget
+        waits until `stored` has reached them all)."""
+        ends = {"": self.spool.end}
+        for follower in self.followers:
+            ends[spool_name(follower)] = follower.spool.end
+        return ends
+
+    def stored(self) -> dict[str, int]:
+        """How far each spool's rows are stored in every store (`accepted`'s names)."""
+        done = {"": min(writer.safe for writer in (self.writer, *self.backends))}
+        for follower in self.followers:
+            done[spool_name(follower)] = follower.safe
+        return done
 
     def metrics_json(self) -> dict[str, Any]:
         return self.metrics.as_json()
@@ -288,7 +298,7 @@ class Runtime:
 
     async def start(self) -> None:
         self.control.commands["backup"] = self.backup
-        self.control.commands["stored"] = self._stored
+        self.control.commands["offsets"] = self._offsets
         self.control.commands["health"] = self._health
         self.control.commands["metrics"] = self._metrics
         try:

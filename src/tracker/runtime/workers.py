@@ -5,7 +5,7 @@ and the request is answered once the entry is on disk), but into its own spool,
 ``<DataDir>/spool/worker-K/``, which the store owner's writer reads (`runtime/owner.py`). What
 needs the store on the request path (short links, accounts, forget, the dashboard, `/health`,
 `/metrics`) goes to the owner over the control socket: `RemoteSink.query` runs SQL there, and the
-``health``, ``stored`` and ``metrics`` commands answer what the owner alone knows.
+``health``, ``offsets`` and ``metrics`` commands answer what the owner alone knows.
 """
 
 from __future__ import annotations
@@ -230,12 +230,20 @@ class WorkerRuntime:
             out.append(f"worker {self.index}: {reason}")
         return out
 
-    def stored_through(self) -> int:
-        """How far the owner has stored this worker's spool (-1 while it does not answer)."""
+    def accepted(self) -> dict[str, int]:
+        """Where every spool ends now, as the owner sees them ({} while it does not answer)."""
+        return self._offsets().get("accepted", {})
+
+    def stored(self) -> dict[str, int]:
+        """How far every spool is stored ({} while the owner does not answer)."""
+        return self._offsets().get("stored", {})
+
+    def _offsets(self) -> dict[str, dict[str, int]]:
         try:
-            return int(self._ask("stored", spool=self.directory.name))
-        except (TrackerError, ValueError):
-            return -1
+            answer = orjson.loads(self._ask("offsets"))
+        except (TrackerError, orjson.JSONDecodeError):
+            return {}
+        return answer if isinstance(answer, dict) else {}
 
     def metrics_json(self) -> dict[str, Any]:
         """Every worker's request figures added up, with the owner's store figures; this
