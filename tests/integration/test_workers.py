@@ -15,8 +15,11 @@ import httpx
 from tests.conftest import WAIT, TrackerServer, cli, parse_rows, wait_until
 from tests.integration.test_durability import hammer, stored_counts, wait_stored
 
+from tracker.control import remote_command
 from tracker.datadir import DataDir
+from tracker.errors import TrackerError
 
+STARTING = 90.0  # a worker process starting on a loaded machine (only reached when one never does)
 TWO_WORKERS = {
     "Workers": 2,
     "Notify": [
@@ -53,6 +56,7 @@ def tracked_by_both(server: TrackerServer, seen: dict[str, set[int]]) -> list[st
         "both workers answered",
         send,
         lambda seen: set(seen) == {"0", "1"} and len(acked) >= 40,
+        timeout=STARTING,
         interval=0.1,
     )
     return acked
@@ -118,12 +122,14 @@ def test_two_workers_share_the_port_store_each_event_once_and_survive_kill_9(
         "a new worker 0 answers",
         lambda: {worker_of(r)[1] for r in _fresh_answers(server, 10) if worker_of(r)[0] == "0"},
         lambda pids: bool(pids) and worker_pid not in pids,
+        timeout=STARTING,
         interval=0.2,
     )
     wait_until(
-        "a new store owner runs",
-        lambda: DataDir(server.data_dir).owner_pid(),
-        lambda pid: pid is not None and pid != owner_pid,
+        "a new store owner answers on the control socket",
+        lambda: (DataDir(server.data_dir).owner_pid(), _answers(server)),
+        lambda seen: seen[0] not in (None, owner_pid) and seen[1],
+        timeout=STARTING,
     )
     wait_stored(server, acked, timeout=60)  # replayed by the running tracker, not its shutdown
     assert server.stop() == 0
@@ -132,6 +138,15 @@ def test_two_workers_share_the_port_store_each_event_once_and_survive_kill_9(
     assert not missing, f"{len(missing)} acknowledged events lost"
     duplicated = {eid: n for eid, n in stored.items() if n != 1}
     assert not duplicated, f"{len(duplicated)} events stored more than once"
+
+
+def _answers(server: TrackerServer) -> bool:
+    """The owner's control socket answers (it takes the lock before it listens)."""
+    try:
+        remote_command(server.data_dir / "tracker.sock", "health", timeout=5)
+    except TrackerError:
+        return False
+    return True
 
 
 def _fresh_answers(server: TrackerServer, count: int) -> list[httpx.Response]:
