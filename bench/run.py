@@ -34,7 +34,6 @@ from procs import (
     BENCH,
     Server,
     count_rows,
-    cpu_seconds,
     floor_server,
     missing_tools,
     peak_rss_mb,
@@ -43,6 +42,7 @@ from procs import (
     tracker_server,
 )
 from report import Outcome, machine, write_report
+from threads import ThreadSampler, Window
 
 SCRIPTS = {"get": "get_event.lua", "post": "post_event.lua", "batch": "batch_events.lua"}
 SCENARIOS = ("get", "post", "batch", "ws")
@@ -80,20 +80,17 @@ def measure(
 ) -> tuple[Outcome, int]:
     """Warm up, then measure one window; returns the outcome and the warm-up's 200s x events."""
     warm = load(server, scenario, WARM_UP_SECONDS, args)
-    # CPU is sampled at the start and the end of the sending window, not of wrk's whole run
-    # (which ends with an idle grace period), so 100 % means one core busy throughout.
-    samples: list[tuple[float, float]] = []
-
-    def sample() -> None:
-        samples.append((time.monotonic(), cpu_seconds(server.pid)))
-
-    sample()
-    timer = threading.Timer(args.seconds, sample)
+    # CPU is sampled from the start to the end of the sending window, not of wrk's whole run
+    # (which ends with an idle grace period), so 100 % means one core busy throughout; per thread
+    # too (`threads.py`), so the report can say which thread the CPU went to.
+    sampler = ThreadSampler(server.pid).start()
+    ended: list[Window] = []
+    timer = threading.Timer(args.seconds, lambda: ended.append(sampler.stop()))
     timer.start()
     counts = load(server, scenario, args.seconds, args)
     timer.join()
-    (wall_0, cpu_0), (wall_1, cpu_1) = samples[0], samples[-1]
-    cpu = (cpu_1 - cpu_0) / (wall_1 - wall_0) * 100
+    window = ended[0]
+    cpu = window.total / window.wall * 100
 
     def ms(key: str) -> float | None:
         return counts[key] / 1000 if key in counts else None
@@ -115,6 +112,7 @@ def measure(
         ),
         cpu_percent=cpu,
         peak_rss_mb=peak_rss_mb(server.pid),
+        threads=window.groups,
     )
     return outcome, warm["ok"] * warm["per_request"]
 
