@@ -137,7 +137,9 @@ def formats(lines: list[bytes], batch: int) -> None:
                 )
             spent = cpu_seconds() - started
             size = sum(map(len, blobs)) / count
-            print(f"  {fmt:12} {spent / count * 1e6:7.2f} µs CPU per row, {size:6.0f} bytes per row")
+            print(
+                f"  {fmt:12} {spent / count * 1e6:7.2f} µs CPU per row, {size:6.0f} bytes per row"
+            )
 
 
 def dependents(lines: list[bytes], batch: int, repeats: int) -> None:
