@@ -138,7 +138,7 @@ def main() -> None:
     req = from_scope(scope(len(raw)))
     bodies = parse_events(raw, "application/json")
     arrival = ingest.arrive(req, source)
-    events = ingest.events(arrival, bodies)
+    events, _ = ingest.events(arrival, bodies)
     records = [r for e in events for r in plan_event(e)]
 
     def fresh_bodies() -> list[dict[str, Any]] | None:
@@ -147,7 +147,7 @@ def main() -> None:
     def whole() -> None:
         r = from_scope(scope(len(raw)))
         fresh = parse_events(body(args.events), "application/json")
-        evs = ingest.events(ingest.arrive(r, source), fresh)
+        evs, _ = ingest.events(ingest.arrive(r, source), fresh)
         frame(encode([rec for e in evs for rec in plan_event(e)]))
 
     if args.loop is not None:

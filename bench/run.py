@@ -48,6 +48,7 @@ from procs import (
     tree_cpu_seconds,
 )
 from report import Outcome, machine, write_report
+from threads import ThreadSampler, Window
 
 SCRIPTS = {"get": "get_event.lua", "post": "post_event.lua", "batch": "batch_events.lua"}
 SCENARIOS = ("get", "post", "batch", "ws")
@@ -81,19 +82,32 @@ def load(server: Server, scenario: str, seconds: float, args: argparse.Namespace
 
 
 def measure(
-    server: Server, scenario: str, args: argparse.Namespace, run: int, target: str
+    server: Server,
+    scenario: str,
+    args: argparse.Namespace,
+    run: int,
+    target: str,
+    per_thread: bool = True,
 ) -> tuple[Outcome, int]:
     """Warm up, then measure one window; returns the outcome and the warm-up's 200s x events."""
     warm = load(server, scenario, WARM_UP_SECONDS, args)
-    # CPU is sampled at the start and the end of the sending window, not of wrk's whole run
-    # (which ends with an idle grace period), so 100 % means one core busy throughout.
+    # CPU is sampled from the start to the end of the sending window, not of wrk's whole run
+    # (which ends with an idle grace period), so 100 % means one core busy throughout: the whole
+    # process tree (the workers and the store owner with Workers > 1), and per thread of a single
+    # process (`threads.py`), so the report can say which thread the CPU went to.
     samples: list[tuple[float, float]] = []
 
     def sample() -> None:
         samples.append((time.monotonic(), tree_cpu_seconds(server.pid)))
 
+    def end() -> None:
+        ended.append(sampler.stop())
+        sample()
+
     sample()
-    timer = threading.Timer(args.seconds, sample)
+    sampler = ThreadSampler(server.pid).start()
+    ended: list[Window] = []
+    timer = threading.Timer(args.seconds, end)
     timer.start()
     counts = load(server, scenario, args.seconds, args)
     timer.join()
@@ -120,6 +134,7 @@ def measure(
         ),
         cpu_percent=cpu,
         peak_rss_mb=peak_rss_mb(server.pid),
+        threads=ended[0].groups if per_thread else None,
     )
     return outcome, warm["ok"] * warm["per_request"]
 
@@ -150,7 +165,7 @@ def bench_tracker(
     server = tracker_server(data_dir, config, core, source).start()
     try:
         wait_for_workers(server, workers)
-        outcome, warm_rows = measure(server, scenario, args, run, label)
+        outcome, warm_rows = measure(server, scenario, args, run, label, per_thread=workers == 1)
         metrics = server.get_json("/metrics")
         outcome.server_avg_latency_ms = metrics["calculated"]["avg_latency_ms"]
     except BaseException:

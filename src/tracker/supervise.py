@@ -13,6 +13,8 @@ The loop returning normally ends the thread (that is how it stops).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import random
 import threading
@@ -23,6 +25,18 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE = 0.1
 BACKOFF_CAP = 30.0
+
+
+_PR_SET_NAME = 15
+_prctl = getattr(ctypes.CDLL(ctypes.util.find_library("c")), "prctl", None)  # Linux only
+
+
+def name_native_thread(name: str) -> None:
+    """Give the calling thread ``name`` in the kernel too (``comm``: 15 bytes), so `top -H`,
+    ``/proc/<pid>/task/*/comm`` and `bench/threads.py` tell our threads from chDB's; Python 3.11
+    names threads for Python only."""
+    if _prctl is not None:
+        _prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0)
 
 
 def describe(exc: BaseException) -> str:
@@ -89,6 +103,7 @@ class Supervised:
         return delay * random.uniform(0.5, 1.0)
 
     def _supervise(self) -> None:
+        name_native_thread(self.name)
         while True:
             try:
                 self.loop()
@@ -119,4 +134,4 @@ class Supervised:
         )
 
 
-__all__ = ["Supervised", "describe"]
+__all__ = ["Supervised", "describe", "name_native_thread"]
