@@ -57,20 +57,6 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
-def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
-    """Per thread (native id): its name (comm) and CPU seconds so far, chDB's threads included."""
-    out: dict[int, tuple[str, float]] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            stat = (task / "stat").read_text()
-        except OSError:
-            continue  # the thread ended
-        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2 :].split()
-        out[int(task.name)] = (comm, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
-    return out
-
-
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):

@@ -14,7 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from procs import cpu_seconds, run_wrk, thread_cpu, tracker_server
+from procs import cpu_seconds, run_wrk, tracker_server
+from threads import tasks as thread_cpu
 
 n = int(sys.argv[1])
 work = Path(sys.argv[2]) if len(sys.argv) > 2 else Path(tempfile.mkdtemp(prefix="workers-cpu-"))
