@@ -20,7 +20,6 @@ from typing import Any
 
 import orjson
 
-from tracker.batch.breaker import CircuitBreaker
 from tracker.batch.cursor import CursorJournal
 from tracker.batch.deadletter import DeadLetters
 from tracker.batch.writer import SinkWriter
@@ -28,7 +27,7 @@ from tracker.config import Settings
 from tracker.datadir import DataDir
 from tracker.errors import SinkUnreachable
 from tracker.metrics import Metrics, prometheus_text
-from tracker.runtime.policies import table_policies
+from tracker.runtime.policies import circuit_breaker, table_policies
 from tracker.runtime.sinks import clickhouse_takes
 from tracker.sinks.base import Sink
 from tracker.spool.shared import open_reader_spool, read_figures, worker_dirs
@@ -82,11 +81,7 @@ def worker_writers(
             table_policies(settings),
             metrics,
             DeadLetters(data_dir.root / "deadletter", follower.name),
-            breaker=CircuitBreaker(
-                time.monotonic,
-                threshold=settings.circuit_breaker_failures,
-                reset_seconds=settings.circuit_breaker_reset_seconds,
-            ),
+            breaker=circuit_breaker(settings),
             takes=clickhouse_takes(settings),
             gauges=False,  # the process-wide gauges are the main writer's; see merged_metrics
         )

@@ -1,9 +1,11 @@
-"""Each table's batch policy, from the built-in defaults and config.json."""
+"""Each table's batch policy, from the built-in defaults and config.json; each writer's circuit breaker."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
+from tracker.batch.breaker import CircuitBreaker
 from tracker.batch.policy import DEFAULT, MB, Policy, Strategy, policies
 from tracker.config import BatchPolicyConfig, Settings
 
@@ -48,3 +50,12 @@ def apply_policy(policy: Policy, cfg: BatchPolicyConfig) -> Policy:
 def longest_batch_seconds(settings: Settings) -> float:
     """How long the slowest table may hold a row before writing it."""
     return max((p.max_seconds for p in table_policies(settings).values()), default=0.0)
+
+
+def circuit_breaker(settings: Settings) -> CircuitBreaker:
+    """A writer's circuit breaker, as `CircuitBreakerFailures` and `CircuitBreakerResetSeconds` say."""
+    return CircuitBreaker(
+        time.monotonic,
+        threshold=settings.circuit_breaker_failures,
+        reset_seconds=settings.circuit_breaker_reset_seconds,
+    )

@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 import orjson
 
 from tracker.backup import write_backup
-from tracker.batch.breaker import CircuitBreaker
 from tracker.batch.cursor import CursorJournal
 from tracker.batch.deadletter import DeadLetters
 from tracker.batch.writer import SinkWriter
@@ -41,7 +40,7 @@ from tracker.privacy.retention import apply_retention
 from tracker.privacy.store import store_for
 from tracker.runtime.ingest import Ingest
 from tracker.runtime.owner import metrics_answer, spool_name, worker_writers
-from tracker.runtime.policies import table_policies
+from tracker.runtime.policies import circuit_breaker, table_policies
 from tracker.runtime.sinks import build_backends, clickhouse_takes, facebook_ready
 from tracker.schema.migrate import CURRENT_VERSION, pending_version
 from tracker.sinks.base import Sink
@@ -203,11 +202,7 @@ class Runtime:
             table_policies(settings),
             metrics,
             DeadLetters(data_dir.root / "deadletter", sink.name),
-            breaker=CircuitBreaker(
-                time.monotonic,
-                threshold=settings.circuit_breaker_failures,
-                reset_seconds=settings.circuit_breaker_reset_seconds,
-            ),
+            breaker=circuit_breaker(settings),
             on_progress=release,
             takes=clickhouse_takes(settings),
             on_open=lambda: prepare_store(settings, sink),

@@ -16,11 +16,9 @@ facebook   fb_events            `FacebookSink` (planned only for it, see plan/ma
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tracker.batch.breaker import CircuitBreaker
 from tracker.batch.cursor import CursorJournal
 from tracker.batch.deadletter import DeadLetters
 from tracker.batch.policy import MB, Policy, Strategy
@@ -31,6 +29,7 @@ from tracker.metrics import Metrics
 from tracker.normalise.event import Event
 from tracker.plan.marketing_rows import TABLE as FB_TABLE
 from tracker.plan.marketing_rows import plan_marketing
+from tracker.runtime.policies import circuit_breaker
 from tracker.schema.tables import TABLES
 from tracker.sinks.base import Sink
 from tracker.sinks.duckdb import STORED as DUCKDB_TABLES
@@ -158,11 +157,7 @@ def build_backends(
                 policies,
                 metrics,
                 DeadLetters(data_dir.root / "deadletter", sink.name),
-                breaker=CircuitBreaker(
-                    time.monotonic,
-                    threshold=settings.circuit_breaker_failures,
-                    reset_seconds=settings.circuit_breaker_reset_seconds,
-                ),
+                breaker=circuit_breaker(settings),
                 on_progress=on_progress,
                 takes=policies.__contains__,
                 aggregate=False,
