@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -13,7 +14,7 @@ from tests import dashboard_data as data
 from tracker.dashboard.filters import Filters
 from tracker.dashboard.queries import PANELS
 from tracker.dashboard.service import Dashboard
-from tracker.errors import BadRequest, SinkError
+from tracker.errors import BadRequest, SinkError, SinkUnreachable
 from tracker.sinks.chdb import ChdbSink
 
 
@@ -201,6 +202,53 @@ def test_realtime_counts_the_last_five_minutes(board: Dashboard) -> None:
 
 def test_sites_are_the_hosts_seen(board: Dashboard) -> None:
     assert [row["site"] for row in board.sites()] == ["example.com", "other.org"]
+
+
+SESSION_PANELS = [name for name, panel in PANELS.items() if panel.session]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{}, {"referrer": "www.google.com"}, {"page": "/pricing"}, {"bots": "1"}, {"site": ""}],
+)
+@pytest.mark.parametrize("limit", [1, 10])
+def test_a_pages_session_panels_in_one_pass_are_each_panels_own_rows(
+    board: Dashboard, query: dict[str, str], limit: int
+) -> None:
+    filters = view(**query)
+    alone = {name: board.rows(name, filters, limit) for name in SESSION_PANELS}
+    assert board.session_rows(SESSION_PANELS, filters, limit) == alone
+    assert any(alone.values())
+    page = asyncio.run(board.view(filters, ["countries", *SESSION_PANELS], limit))
+    assert {name: page[name].rows for name in SESSION_PANELS} == alone
+    assert page["countries"].rows == board.rows("countries", filters, limit)
+
+
+def test_a_failed_pass_over_the_sessions_shows_on_its_panels_only(board: Dashboard) -> None:
+    def query(sql: str, fmt: str, params: Mapping[str, object] | None) -> bytes:
+        if "ARRAY JOIN" in sql:
+            raise SinkUnreachable("the store went away")
+        return board.query(sql, fmt, params)
+
+    failing = Dashboard(query, clock=board.clock)
+    try:
+        page = asyncio.run(failing.view(view(), ["countries", *SESSION_PANELS]))
+    finally:
+        failing.close()
+    assert page["countries"].rows
+    assert page["countries"].error is None
+    for name in SESSION_PANELS:
+        assert page[name].rows == []
+        assert page[name].error == "This panel could not be loaded: the store went away"
+
+
+@pytest.mark.parametrize("query", [{}, {"referrer": "www.google.com"}, {"page": "/pricing"}])
+def test_the_headline_side_by_side_is_the_headline_one_query_after_another(
+    board: Dashboard, query: dict[str, str]
+) -> None:
+    filters = view(**query)
+    assert asyncio.run(board.numbers(filters)) == board.headline(filters)
+    assert asyncio.run(board.numbers(filters))[0]["value"] > 0
 
 
 def test_every_panel_runs(board: Dashboard) -> None:

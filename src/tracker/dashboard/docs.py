@@ -111,7 +111,9 @@ def render_markdown() -> str:
         "referrer host and bot flag worked out once, sorted by site and time, so a view reads its",
         "site's period only. Every count is exact (`uniqExact`), late events count in the period",
         "of their own time, and a forgotten visitor (`tracker forget`) leaves the copy too. The",
-        "queries run on the dashboard's own threads at a lower CPU priority than ingestion, with a",
-        "time limit each; bench/README.md has their times on 1,000,000 events.",
+        "queries run on the dashboard's own threads, one thread and a time limit each. A page's",
+        "session panels (entry, exit, referrers, UTM) share one pass over the view's sessions, and",
+        "the headline's four queries (visitors and sessions, now and before) run side by side;",
+        "bench/README.md has their times on 1,000,000 events.",
     ]
     return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ SQL reads the store through `Sink.query` with the view's values as query paramet
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tracker.dashboard.sql import (
@@ -29,7 +29,9 @@ __all__ = [
     "Panel",
     "headline_sql",
     "realtime_sql",
+    "sessions_sql",
     "sites_sql",
+    "visitors_sql",
 ]
 
 
@@ -48,6 +50,7 @@ class Panel:
     sql: Callable[[Scope, int], str]
     definition: str
     sets: tuple[tuple[str, str], ...] = ()  # (column, filter) a click on a row sets
+    session: str = ""  # a session panel: its SESSION_VALUE key (`sessions_sql` runs several)
 
 
 def _text(key: str, label: str) -> Column:
@@ -62,7 +65,8 @@ class Metric:
     definition: str
 
 
-# The headline numbers, from `headline_sql`'s row (computed in `tracker.dashboard.service`).
+# The headline numbers, from the rows of `visitors_sql` and `headline_sql` (computed in
+# `tracker.dashboard.service`).
 METRICS = (
     Metric(
         "visitors",
@@ -102,18 +106,21 @@ PAGEVIEWS = Column("pageviews", "Page views")
 SESSIONS = Column("sessions", "Sessions")
 
 
-def headline_sql(s: Scope) -> str:
-    """The headline numbers in one pass over the view's sessions: each session of the period and
-    site, whether it is selected (an event passing the event filters, and the session filters),
-    its selected page views, and its own page views and length for bounce and duration.
+def visitors_sql(s: Scope) -> str:
+    """The headline's visitors: distinct ``vid`` of the selected events. They are the visitors
+    of the selected sessions' selected events (``selected`` keeps only the events of sessions
+    passing the session filters), so no set of visitors per session is needed."""
+    return f"SELECT uniqExact(vid) AS visitors FROM {s.source} WHERE {s.selected}"
 
-    The visitors of the selected sessions' selected events are the visitors of the selected
-    events (``selected`` keeps only the events of sessions passing the session filters), so they
-    are counted over those events directly, without a set of visitors per session."""
+
+def headline_sql(s: Scope) -> str:
+    """The rest of the headline in one pass over the view's sessions: each session of the period
+    and site, whether it is selected (an event passing the event filters, and the session
+    filters), its selected page views, and its own page views and length for bounce and
+    duration."""
     ev = s.event_filter
     return (
-        f"SELECT (SELECT uniqExact(vid) FROM {s.source} WHERE {s.selected}) AS visitors, "
-        "countIf(hit) AS sessions, "
+        "SELECT countIf(hit) AS sessions, "
         "sumIf(selected_views, hit) AS pageviews, countIf(hit AND views = 1) AS bounces, "
         "countIf(hit AND views > 0) AS viewed, "
         "if(countIf(hit) = 0, 0, avgIf(seconds, hit)) AS duration FROM "
@@ -155,11 +162,15 @@ def event_dimension(*keys: str) -> Callable[[Scope, int], str]:
     return sql
 
 
-def session_dimension(key: str, viewed_only: bool = False) -> Callable[[Scope, int], str]:
+# The session panels that count only sessions with a page view (a first or last page).
+VIEWED_ONLY = frozenset({"entry", "exit"})
+
+
+def session_dimension(key: str) -> Callable[[Scope, int], str]:
     """Sessions and visitors per session value (referrer, source, entry page, …)."""
 
     def sql(s: Scope, limit: int) -> str:
-        having = f" HAVING countIf({PAGEVIEW}) > 0" if viewed_only else ""
+        having = f" HAVING countIf({PAGEVIEW}) > 0" if key in VIEWED_ONLY else ""
         return (
             f"SELECT value AS {key}, count() AS sessions, uniqExact(visitor) AS visitors FROM "
             f"(SELECT sid, any(vid) AS visitor, {SESSION_VALUE[key]} AS value FROM {s.source} "
@@ -168,6 +179,24 @@ def session_dimension(key: str, viewed_only: bool = False) -> Callable[[Scope, i
         )
 
     return sql
+
+
+def sessions_sql(s: Scope, keys: Sequence[str], limit: int) -> str:
+    """The session panels ``keys`` of one view in one pass: each session's values are worked out
+    once, then counted per panel (``panel``, ``value``, ``sessions``, ``visitors``; each panel's
+    rows ordered and cut as its own query, `session_dimension`, orders and cuts them)."""
+    values = ", ".join(f"toString({SESSION_VALUE[key]}) AS {key}" for key in keys)
+    counted = ", ".join(
+        f"('{key}', {key}, {'views > 0' if key in VIEWED_ONLY else '1'})" for key in keys
+    )
+    return (
+        "SELECT one.1 AS panel, one.2 AS value, count() AS sessions, "
+        "uniqExact(visitor) AS visitors FROM "
+        f"(SELECT sid, any(vid) AS visitor, countIf({PAGEVIEW}) AS views, {values} "
+        f"FROM {s.source} WHERE {s.sessions} GROUP BY sid) "
+        f"ARRAY JOIN [{counted}] AS one WHERE one.3 GROUP BY panel, value "
+        f"ORDER BY panel, sessions DESC, visitors DESC, value LIMIT {limit} BY panel"
+    )
 
 
 def outcomes_sql(s: Scope, limit: int) -> str:
@@ -288,17 +317,19 @@ def _panels() -> dict[str, Panel]:
             "entry",
             "Entry pages",
             (_text("entry", "Page"), Column("sessions", "Entrances"), VISITORS),
-            session_dimension("entry", viewed_only=True),
+            session_dimension("entry"),
             "The first page viewed in each session with a page view; sessions that entered there.",
             (("entry", "entry"),),
+            session="entry",
         ),
         Panel(
             "exit",
             "Exit pages",
             (_text("exit", "Page"), Column("sessions", "Exits"), VISITORS),
-            session_dimension("exit", viewed_only=True),
+            session_dimension("exit"),
             "The last page viewed in each session with a page view; sessions that left from there.",
             (("exit", "exit"),),
+            session="exit",
         ),
         Panel(
             "referrers",
@@ -308,6 +339,7 @@ def _panels() -> dict[str, Panel]:
             "The host of the first referrer (`last`) in each session that is another site than "
             "the page's own; sessions with none are `(none)`, typed in or bookmarked.",
             (("referrer", "referrer"),),
+            session="referrer",
         ),
         Panel(
             "sources",
@@ -316,6 +348,7 @@ def _panels() -> dict[str, Panel]:
             session_dimension("source"),
             "The first `utm_source` (`source`) seen in each session; `(none)` without one.",
             (("source", "source"),),
+            session="source",
         ),
         Panel(
             "mediums",
@@ -324,6 +357,7 @@ def _panels() -> dict[str, Panel]:
             session_dimension("medium"),
             "The first `utm_medium` (`medium`) seen in each session.",
             (("medium", "medium"),),
+            session="medium",
         ),
         Panel(
             "campaigns",
@@ -332,6 +366,7 @@ def _panels() -> dict[str, Panel]:
             session_dimension("campaign"),
             "The first `utm_campaign` (`campaign`) seen in each session.",
             (("campaign", "campaign"),),
+            session="campaign",
         ),
         Panel(
             "countries",

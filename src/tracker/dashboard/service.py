@@ -2,13 +2,12 @@
 
 Queries run on the dashboard's own threads (``dashboard-query-N``), never on the event loop nor
 the writer's thread; a chDB store gives each thread its own session. Each query carries a time
-limit (``max_execution_time``), a thread limit and a lower CPU priority than ingestion
-(``os_thread_priority``), and at most ``max_pending`` queries may wait:
+limit (``max_execution_time``) and a thread limit, and at most ``max_pending`` queries may wait:
 beyond that a page gets 503 rather than a growing queue. A panel whose query fails shows its
 error; the rest of the page still loads.
 
 The blocking methods (`rows`, `headline`, `realtime`, `sites`) are what the async ones run on the
-pool; tests call them directly.
+pool (`numbers` runs the headline's four queries side by side); tests call them directly.
 """
 
 from __future__ import annotations
@@ -27,7 +26,15 @@ from typing import Any, TypeVar
 import orjson
 
 from tracker.dashboard.filters import Filters
-from tracker.dashboard.queries import METRICS, PANELS, headline_sql, realtime_sql, sites_sql
+from tracker.dashboard.queries import (
+    METRICS,
+    PANELS,
+    headline_sql,
+    realtime_sql,
+    sessions_sql,
+    sites_sql,
+    visitors_sql,
+)
 from tracker.dashboard.sql import SOURCE, Scope, time_param
 from tracker.errors import SinkError, Unavailable
 
@@ -42,9 +49,6 @@ REALTIME = timedelta(minutes=5)
 SITES_SINCE = timedelta(days=90)
 SITES_TTL = 60.0  # seconds the site list is reused
 EXPORT_ROWS = 100_000
-# The nice value of the threads running a dashboard query: when they compete with ingestion for a
-# core, ingestion gets the larger share (nice 5 is about a quarter of the weight of nice 0).
-QUERY_NICE = 5
 
 
 @dataclass
@@ -69,7 +73,7 @@ def _change(now: float, before: float) -> float | None:
 
 
 def headline_values(row: Mapping[str, object]) -> dict[str, float]:
-    """The headline numbers (`METRICS`) from `headline_sql`'s row."""
+    """The headline numbers (`METRICS`) from the rows of `visitors_sql` and `headline_sql`."""
     visitors, sessions = _number(row.get("visitors")), _number(row.get("sessions"))
     pageviews, bounces = _number(row.get("pageviews")), _number(row.get("bounces"))
     viewed = _number(row.get("viewed"))
@@ -100,10 +104,12 @@ class Dashboard:
         self.clock = clock
         self.max_pending = max_pending
         # Constants of ours, never request values: the time limit, one thread per query, run
-        # at a lower CPU priority than ingestion (nice QUERY_NICE), 64-bit counts as numbers.
+        # at ingestion's CPU priority, 64-bit counts as numbers. A lower priority (nice 5) did
+        # not spare ingestion, whose CPU a query takes either way, and doubled the panels' times
+        # on a busy core (bench/README.md, "The dashboard's speed").
         self.settings = (
             f" SETTINGS max_execution_time = {max(1, math.ceil(timeout_seconds))}, "
-            f"max_threads = {threads_per_query}, os_thread_priority = {QUERY_NICE}, "
+            f"max_threads = {threads_per_query}, "
             "output_format_json_quote_64bit_integers = 0"
         )
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="dashboard-query")
@@ -141,10 +147,21 @@ class Dashboard:
             )
         return out
 
-    def headline(self, filters: Filters) -> list[dict[str, Any]]:
-        """Each headline metric: its value, the previous period's and the relative change."""
-        now = self._headline_row(filters)
-        before = self._headline_row(filters.previous())
+    def _headline_queries(self, filters: Filters) -> list[tuple[str, dict[str, object]]]:
+        """The headline's four queries: visitors and sessions, of the period and the one before."""
+        out = []
+        for view in (filters, filters.previous()):
+            scope = Scope(view, self.source)
+            out += [(visitors_sql(scope), scope.params), (headline_sql(scope), scope.params)]
+        return out
+
+    @staticmethod
+    def _headline_answer(answers: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Each headline metric from the four queries' rows: its value, the previous period's
+        and the relative change."""
+        rows = [answer[0] if answer else {} for answer in answers]
+        now = headline_values({**rows[0], **rows[1]})
+        before = headline_values({**rows[2], **rows[3]})
         return [
             {
                 "metric": m.key,
@@ -157,10 +174,10 @@ class Dashboard:
             for m in METRICS
         ]
 
-    def _headline_row(self, filters: Filters) -> dict[str, float]:
-        scope = Scope(filters, self.source)
-        rows = self.run(headline_sql(scope), scope.params)
-        return headline_values(rows[0] if rows else {})
+    def headline(self, filters: Filters) -> list[dict[str, Any]]:
+        """The headline numbers, the queries one after another (`numbers` runs them side by side)."""
+        queries = self._headline_queries(filters)
+        return self._headline_answer([self.run(sql, params) for sql, params in queries])
 
     def realtime(self, filters: Filters) -> dict[str, Any]:
         scope = Scope(filters, self.source)
@@ -198,6 +215,13 @@ class Dashboard:
             with self._lock:
                 self._pending -= 1
 
+    async def numbers(self, filters: Filters) -> list[dict[str, Any]]:
+        """`headline`, its four queries side by side on the query threads."""
+        answers = await asyncio.gather(
+            *(self.call(self.run, sql, params) for sql, params in self._headline_queries(filters))
+        )
+        return self._headline_answer(list(answers))
+
     async def panel(self, name: str, filters: Filters, limit: int = 10) -> PanelResult:
         try:
             return PanelResult(name, await self.call(self.rows, name, filters, limit))
@@ -205,10 +229,45 @@ class Dashboard:
             log.warning("dashboard panel %s failed: %s", name, exc.message)
             return PanelResult(name, [], f"This panel could not be loaded: {exc.message}")
 
+    def session_rows(
+        self, names: list[str], filters: Filters, limit: int = 10
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The rows of the session panels ``names`` (`Panel.session`) in one query: each
+        panel's rows are those `rows` gives it alone."""
+        keys = {PANELS[name].session: name for name in names}
+        scope = Scope(filters, self.source)
+        out: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        for row in self.run(sessions_sql(scope, list(keys), limit), scope.params):
+            key = row["panel"]
+            out[keys[key]].append(
+                {key: row["value"], "sessions": row["sessions"], "visitors": row["visitors"]}
+            )
+        return out
+
+    async def sessions(self, names: list[str], filters: Filters, limit: int) -> list[PanelResult]:
+        if not names:
+            return []
+        try:
+            found = await self.call(self.session_rows, names, filters, limit)
+        except SinkError as exc:
+            log.warning("dashboard session panels failed: %s", exc.message)
+            error = f"This panel could not be loaded: {exc.message}"
+            return [PanelResult(name, [], error) for name in names]
+        return [PanelResult(name, found[name]) for name in names]
+
     async def view(self, filters: Filters, names: list[str], limit: int = 10) -> dict[str, Any]:
-        """The panels ``names`` of a view, queried side by side."""
-        panels = await asyncio.gather(*(self.panel(name, filters, limit) for name in names))
-        return {panel.name: panel for panel in panels}
+        """The panels ``names`` of a view, queried side by side; the session panels among them
+        share one pass over the view's sessions (`sessions_sql`)."""
+        by_session = [name for name in names if PANELS[name].session]
+        alone = [self.panel(name, filters, limit) for name in names if name not in by_session]
+        if len(by_session) < 2:
+            alone += [self.panel(name, filters, limit) for name in by_session]
+            by_session = []
+        panels, shared = await asyncio.gather(
+            asyncio.gather(*alone), self.sessions(by_session, filters, limit)
+        )
+        found = {panel.name: panel for panel in [*panels, *shared]}
+        return {name: found[name] for name in names}
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import orjson
@@ -75,9 +75,9 @@ class Pages:
             panels,
             series,
         ) = await asyncio.gather(
-            self._guarded(board.headline, filters, default=[]),
-            self._guarded(board.realtime, filters, default=None),
-            self._guarded(board.sites, default=no_sites)
+            self._guarded(board.numbers(filters), default=[]),
+            self._guarded(board.call(board.realtime, filters), default=None),
+            self._guarded(board.call(board.sites), default=no_sites)
             if viewer.site is None
             else self._constant(no_sites),
             board.view(filters, names),
@@ -110,13 +110,12 @@ class Pages:
         }
         return page("dashboard.html", context)
 
-    async def _guarded(
-        self, fn: Callable[..., Any], *args: Any, default: Any
-    ) -> tuple[Any, str | None]:
-        """``fn``'s answer on the query threads, or ``default`` and the error: one failing query
-        leaves the rest of the page."""
+    @staticmethod
+    async def _guarded(pending: Awaitable[Any], *, default: Any) -> tuple[Any, str | None]:
+        """The answer of ``pending`` (queries on the query threads), or ``default`` and the
+        error: one failing query leaves the rest of the page."""
         try:
-            return await self.ui.board.call(fn, *args), None
+            return await pending, None
         except SinkError as exc:
             return default, f"Could not be loaded: {exc.message}"
 
@@ -127,7 +126,7 @@ class Pages:
     async def _rows(self, name: str, filters: Filters, limit: int) -> list[dict[str, Any]]:
         board = self.ui.board
         if name == "headline":
-            return await board.call(board.headline, filters)
+            return await board.numbers(filters)
         if name == "realtime":
             return [await board.call(board.realtime, filters)]
         if name == "sites":
