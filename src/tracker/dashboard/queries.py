@@ -183,8 +183,8 @@ def session_dimension(key: str) -> Callable[[Scope, int], str]:
 
 def sessions_sql(s: Scope, keys: Sequence[str], limit: int) -> str:
     """The session panels ``keys`` of one view in one pass: each session's values are worked out
-    once, then counted per panel (``panel``, ``value``, ``sessions``, ``visitors``; each panel's
-    rows ordered and cut as its own query, `session_dimension`, orders and cuts them)."""
+    once, then counted per panel into rows of ``panel``, ``value``, ``sessions`` and ``visitors``,
+    each panel's rows ordered and cut as `session_dimension` orders and cuts them."""
     values = ", ".join(f"toString({SESSION_VALUE[key]}) AS {key}" for key in keys)
     counted = ", ".join(
         f"('{key}', {key}, {'views > 0' if key in VIEWED_ONLY else '1'})" for key in keys
