@@ -15,8 +15,9 @@ the ingestion benchmark runs beside it, and what the dashboard costs ingestion.
    pairs side by side keep the machine's drift out of it.
 3. **Panel times**: while ingestion runs, each panel (``/dashboard/api/<panel>``, one at a time,
    so a time is that query's own) is asked ``--rounds`` times (40: the p95 of 20 answers is
-   just their second slowest): p50, p95 and max per panel (target: p95 at most 300 ms). The headline's time covers its four queries (visitors and
-   sessions, now and before), which run side by side.
+   just their second slowest): p50, p95 and max per panel (target: p95 at most 300 ms). The
+   headline's time covers its four queries (visitors and sessions, now and before), which run
+   side by side.
 
 The report goes to bench/results/dashboard-<date>.md. On a shared machine the load average is
 printed with it: other processes on core 0 make every number worse.
@@ -168,7 +169,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> str:
         f"| **drop** (target ≤ {DROP_TARGET:.0%}) | **{drop:.1%}** "
         f"{'(met)' if drop <= DROP_TARGET else '(NOT met)'} |",
         "",
-        "Full page loads during that window (every panel, two query threads): "
+        "Full page loads in those windows (every panel, two query threads; with a refresh as "
+        "long as the window, every second one started after wrk stopped sending): "
         + ", ".join(f"{s * 1000:,.0f} ms" for s in results["page_loads"]),
         "",
         f"## Panel times while ingestion runs ({args.rounds} rounds, one panel at a time)",
