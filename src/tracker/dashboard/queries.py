@@ -57,6 +57,17 @@ def _text(key: str, label: str) -> Column:
     return Column(key, label, "text")
 
 
+def _session_panel(
+    name: str, title: str, value: Column, counts: tuple[Column, ...], definition: str
+) -> Panel:
+    """A panel of one value per session (`SESSION_VALUE`), whose key names its first column and
+    the filter a click on a row sets."""
+    key = value.key
+    return Panel(
+        name, title, (value, *counts), session_dimension(key), definition, ((key, key),), key
+    )
+
+
 @dataclass(frozen=True)
 class Metric:
     key: str
@@ -315,60 +326,48 @@ def _panels() -> dict[str, Panel]:
             "Page views per page (the path of the URL), and the distinct visitors who viewed it.",
             (("page", "page"),),
         ),
-        Panel(
+        _session_panel(
             "entry",
             "Entry pages",
-            (_text("entry", "Page"), Column("sessions", "Entrances"), VISITORS),
-            session_dimension("entry"),
+            _text("entry", "Page"),
+            (Column("sessions", "Entrances"), VISITORS),
             "The first page viewed in each session with a page view; sessions that entered there.",
-            (("entry", "entry"),),
-            session="entry",
         ),
-        Panel(
+        _session_panel(
             "exit",
             "Exit pages",
-            (_text("exit", "Page"), Column("sessions", "Exits"), VISITORS),
-            session_dimension("exit"),
+            _text("exit", "Page"),
+            (Column("sessions", "Exits"), VISITORS),
             "The last page viewed in each session with a page view; sessions that left from there.",
-            (("exit", "exit"),),
-            session="exit",
         ),
-        Panel(
+        _session_panel(
             "referrers",
             "Referrers",
-            (_text("referrer", "Referrer"), *session_cols),
-            session_dimension("referrer"),
+            _text("referrer", "Referrer"),
+            session_cols,
             "The host of the first referrer (`last`) in each session that is another site than "
             "the page's own; sessions with none are `(none)`, typed in or bookmarked.",
-            (("referrer", "referrer"),),
-            session="referrer",
         ),
-        Panel(
+        _session_panel(
             "sources",
             "UTM sources",
-            (_text("source", "Source"), *session_cols),
-            session_dimension("source"),
+            _text("source", "Source"),
+            session_cols,
             "The first `utm_source` (`source`) seen in each session; `(none)` without one.",
-            (("source", "source"),),
-            session="source",
         ),
-        Panel(
+        _session_panel(
             "mediums",
             "UTM mediums",
-            (_text("medium", "Medium"), *session_cols),
-            session_dimension("medium"),
+            _text("medium", "Medium"),
+            session_cols,
             "The first `utm_medium` (`medium`) seen in each session.",
-            (("medium", "medium"),),
-            session="medium",
         ),
-        Panel(
+        _session_panel(
             "campaigns",
             "UTM campaigns",
-            (_text("campaign", "Campaign"), *session_cols),
-            session_dimension("campaign"),
+            _text("campaign", "Campaign"),
+            session_cols,
             "The first `utm_campaign` (`campaign`) seen in each session.",
-            (("campaign", "campaign"),),
-            session="campaign",
         ),
         Panel(
             "countries",

@@ -58,6 +58,11 @@ class PanelResult:
     error: str | None = None
 
 
+def _failed(exc: SinkError) -> str:
+    """What a panel whose query failed shows instead of its rows."""
+    return f"This panel could not be loaded: {exc.message}"
+
+
 def _number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         return 0.0
@@ -227,7 +232,7 @@ class Dashboard:
             return PanelResult(name, await self.call(self.rows, name, filters, limit))
         except SinkError as exc:
             log.warning("dashboard panel %s failed: %s", name, exc.message)
-            return PanelResult(name, [], f"This panel could not be loaded: {exc.message}")
+            return PanelResult(name, [], _failed(exc))
 
     def session_rows(
         self, names: list[str], filters: Filters, limit: int = 10
@@ -251,8 +256,7 @@ class Dashboard:
             found = await self.call(self.session_rows, names, filters, limit)
         except SinkError as exc:
             log.warning("dashboard session panels failed: %s", exc.message)
-            error = f"This panel could not be loaded: {exc.message}"
-            return [PanelResult(name, [], error) for name in names]
+            return [PanelResult(name, [], _failed(exc)) for name in names]
         return [PanelResult(name, found[name]) for name in names]
 
     async def view(self, filters: Filters, names: list[str], limit: int = 10) -> dict[str, Any]:
@@ -260,9 +264,6 @@ class Dashboard:
         share one pass over the view's sessions (`sessions_sql`)."""
         by_session = [name for name in names if PANELS[name].session]
         alone = [self.panel(name, filters, limit) for name in names if name not in by_session]
-        if len(by_session) < 2:
-            alone += [self.panel(name, filters, limit) for name in by_session]
-            by_session = []
         panels, shared = await asyncio.gather(
             asyncio.gather(*alone), self.sessions(by_session, filters, limit)
         )
