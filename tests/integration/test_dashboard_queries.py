@@ -13,7 +13,7 @@ from tests import dashboard_data as data
 
 from tracker.dashboard.filters import Filters
 from tracker.dashboard.queries import PANELS
-from tracker.dashboard.service import Dashboard
+from tracker.dashboard.service import QUERY_NICE, Dashboard
 from tracker.errors import BadRequest, SinkError, SinkUnreachable
 from tracker.sinks.chdb import ChdbSink
 
@@ -269,6 +269,15 @@ def test_a_query_over_its_time_limit_fails_with_a_clear_error(board: Dashboard) 
             slow.run("SELECT sum(cityHash64(number)) FROM numbers(100000000000)", {})
     finally:
         slow.close()
+
+
+def test_a_query_runs_at_the_dashboards_nice_value(board: Dashboard) -> None:
+    # Above ingestion's priority: a query's CPU comes out of ingestion's either way on a busy
+    # core, so the priority only decides who waits while it runs (the panel, not the events).
+    assert QUERY_NICE < 0
+    assert board.run("SELECT getSetting('os_thread_priority') AS nice", {}) == [
+        {"nice": QUERY_NICE}
+    ]
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from tracker.dashboard.filters import DIMENSIONS
 from tracker.dashboard.period import MAX_DAYS
 from tracker.dashboard.queries import METRICS, PANELS
+from tracker.dashboard.service import QUERY_NICE
 
 __all__ = ["TERMS", "render_markdown"]
 
@@ -111,9 +112,12 @@ def render_markdown() -> str:
         "referrer host and bot flag worked out once, sorted by site and time, so a view reads its",
         "site's period only. Every count is exact (`uniqExact`), late events count in the period",
         "of their own time, and a forgotten visitor (`tracker forget`) leaves the copy too. The",
-        "queries run on the dashboard's own threads, one thread and a time limit each. A page's",
-        "session panels (entry, exit, referrers, UTM) share one pass over the view's sessions, and",
-        "the headline's four queries (visitors and sessions, now and before) run side by side;",
-        "bench/README.md has their times on 1,000,000 events.",
+        "queries run on the dashboard's own threads, one thread and a time limit each, at nice",
+        f"{QUERY_NICE} when the process may raise a thread's priority (`CAP_SYS_NICE`): on a busy",
+        "core a query takes the same CPU from ingestion at any priority, and this one makes the",
+        "person at the dashboard wait less. A page's session panels (entry, exit, referrers, UTM)",
+        "share one pass over the view's sessions, and the headline's four queries (visitors and",
+        "sessions, now and before) run side by side; bench/README.md has their times on",
+        "1,000,000 events.",
     ]
     return "\n".join(lines) + "\n"

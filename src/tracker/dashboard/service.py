@@ -2,9 +2,9 @@
 
 Queries run on the dashboard's own threads (``dashboard-query-N``), never on the event loop nor
 the writer's thread; a chDB store gives each thread its own session. Each query carries a time
-limit (``max_execution_time``) and a thread limit, and at most ``max_pending`` queries may wait:
-beyond that a page gets 503 rather than a growing queue. A panel whose query fails shows its
-error; the rest of the page still loads.
+limit (``max_execution_time``), a thread limit and a nice value (`QUERY_NICE`), and at most
+``max_pending`` queries may wait: beyond that a page gets 503 rather than a growing queue. A
+panel whose query fails shows its error; the rest of the page still loads.
 
 The blocking methods (`rows`, `headline`, `realtime`, `sites`) are what the async ones run on the
 pool (`numbers` runs the headline's four queries side by side); tests call them directly.
@@ -49,6 +49,12 @@ REALTIME = timedelta(minutes=5)
 SITES_SINCE = timedelta(days=90)
 SITES_TTL = 60.0  # seconds the site list is reused
 EXPORT_ROWS = 100_000
+# The nice value of a query's threads. On a core that ingestion keeps busy, a query takes the same
+# CPU from ingestion at any priority; the priority only decides who waits while it runs. At nice
+# -5 a panel gets about three quarters of the core rather than half, and an event's answer waits
+# a little longer meanwhile (bench/README.md, "Round 4"). Without CAP_SYS_NICE the store leaves
+# the threads at the process's own priority.
+QUERY_NICE = -5
 
 
 @dataclass
@@ -108,13 +114,11 @@ class Dashboard:
         self.source = source  # the copy of events, or RAW_SOURCE (tests compare the two)
         self.clock = clock
         self.max_pending = max_pending
-        # Constants of ours, never request values: the time limit, one thread per query, run
-        # at ingestion's CPU priority, 64-bit counts as numbers. A lower priority (nice 5) did
-        # not spare ingestion, whose CPU a query takes either way, and doubled the panels' times
-        # on a busy core (bench/README.md, "The dashboard's speed").
+        # Constants of ours, never request values: the time limit, one thread per query, the
+        # query threads' nice value (QUERY_NICE), 64-bit counts as numbers.
         self.settings = (
             f" SETTINGS max_execution_time = {max(1, math.ceil(timeout_seconds))}, "
-            f"max_threads = {threads_per_query}, "
+            f"max_threads = {threads_per_query}, os_thread_priority = {QUERY_NICE}, "
             "output_format_json_quote_64bit_integers = 0"
         )
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="dashboard-query")
