@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -12,8 +13,9 @@ import pytest
 from tests import dashboard_data as data
 
 from tracker.dashboard.filters import Filters
-from tracker.dashboard.queries import PANELS
+from tracker.dashboard.queries import PANELS, headline_sql, sessions_sql, visitors_sql
 from tracker.dashboard.service import QUERY_NICE, Dashboard
+from tracker.dashboard.sql import Scope
 from tracker.errors import BadRequest, SinkError, SinkUnreachable
 from tracker.sinks.chdb import ChdbSink
 
@@ -255,6 +257,22 @@ def test_the_headline_side_by_side_is_the_headline_one_query_after_another(
 def test_every_panel_runs(board: Dashboard) -> None:
     for name in PANELS:
         board.rows(name, view(country="US", source="", bots="1"))
+
+
+def test_every_subquery_a_condition_or_join_reads_is_global() -> None:
+    # On a cluster, a plain IN or JOIN over a Distributed table inside a query on a Distributed
+    # table is refused (distributed_product_mode = 'deny'); GLOBAL runs the subquery once.
+    filters = view(page="/pricing", source="google", country="US")
+    scope = Scope(filters)
+    texts = [panel.sql(scope, 10) for panel in PANELS.values()]
+    texts += [visitors_sql(scope), headline_sql(scope), sessions_sql(scope, ["entry"], 10)]
+    for sql in texts:
+        # The word before each IN (subquery) and each JOIN.
+        before_in = set(re.findall(r"(\w+) IN \(\(?SELECT", sql))
+        before_join = set(re.findall(r"(\w+) (?:INNER |LEFT )?JOIN\b", sql))
+        assert before_in <= {"GLOBAL"}, sql
+        assert before_join <= {"GLOBAL", "ARRAY"}, sql
+    assert any(" GLOBAL IN (SELECT" in sql for sql in texts)  # the filters above make some
 
 
 def test_a_filter_value_travels_as_a_parameter_not_as_sql(board: Dashboard) -> None:

@@ -244,7 +244,7 @@ def revenue_sql(s: Scope, limit: int) -> str:
     who = ""
     if _narrowed(s):
         who = (
-            f" AND (vid IN {_people(s, 'vid')} OR (uid != {ZERO_UUID} AND uid IN "
+            f" AND (vid GLOBAL IN {_people(s, 'vid')} OR (uid != {ZERO_UUID} AND uid GLOBAL IN "
             f"{_people(s, 'uid')}))"
         )
     payer = f"if(uid != {ZERO_UUID}, toString(uid), toString(vid))"
@@ -261,8 +261,8 @@ def ltv_sql(s: Scope, limit: int) -> str:
     who = ""
     if _narrowed(s):
         who = (
-            f" AND ((id_type = 'vid' AND id IN {_people(s, 'vid')}) OR "
-            f"(id_type = 'uid' AND id IN {_people(s, 'uid')}))"
+            f" AND ((id_type = 'vid' AND id GLOBAL IN {_people(s, 'vid')}) OR "
+            f"(id_type = 'uid' AND id GLOBAL IN {_people(s, 'uid')}))"
         )
     return (
         "SELECT if(id_type = 'uid', 'users', 'visitors') AS customer, count() AS customers, "
@@ -279,9 +279,9 @@ def links_sql(s: Scope, limit: int) -> str:
     return (
         "SELECT r.urlfrom AS link, r.urlto AS target, h.hits AS hits, h.visitors AS visitors "
         "FROM (SELECT urlfrom, argMax(urlto, updated_at) AS urlto FROM redirects"
-        f"{mine} GROUP BY urlfrom) AS r LEFT JOIN "
+        f"{mine} GROUP BY urlfrom) AS r GLOBAL LEFT JOIN "
         "(SELECT concat(o.hostname, e.link) AS key, count() AS hits, "
-        f"uniqExact(e.vid) AS visitors FROM {s.source} AS e INNER JOIN "
+        f"uniqExact(e.vid) AS visitors FROM {s.source} AS e GLOBAL INNER JOIN "
         "(SELECT DISTINCT hhash, hostname FROM hosts) AS o ON e.hhash = o.hhash "
         f"WHERE e.ename = 'short_rdr' AND {s.range_only()} GROUP BY key) AS h "
         f"ON h.key = r.urlfrom ORDER BY hits DESC, link LIMIT {limit}"

@@ -6,6 +6,11 @@ the site, the page, the referrer host and the bot flag decoded when the event wa
 by site and time. A `Scope` can be pointed at another source with the same columns (`RAW_SOURCE`,
 the same values computed from ``events``), which the tests use to check the copy.
 
+A subquery that a condition or a join reads is ``GLOBAL``: on a cluster the tables are
+``Distributed``, and a plain ``IN`` or ``JOIN`` would run the subquery again on every shard
+over the ``Distributed`` table (which ClickHouse refuses by default), where ``GLOBAL`` runs it
+once and sends its rows to the shards. On one store ``GLOBAL`` changes nothing.
+
 Request values never enter SQL text: every value of a view travels as a ClickHouse query
 parameter (``{name:Type}``), and the text holds only the constants below and parameter names.
 """
@@ -112,12 +117,12 @@ class Scope:
                 having.append(f"{SESSION_VALUE[key]} = {{f_{key}:String}}")
             self.session_filter = " AND ".join(having)
             conditions.append(
-                f"sid IN (SELECT sid FROM {self.source} WHERE {self.base} GROUP BY sid "
+                f"sid GLOBAL IN (SELECT sid FROM {self.source} WHERE {self.base} GROUP BY sid "
                 f"HAVING {self.session_filter})"
             )
         self.selected = " AND ".join(conditions)
         self.sessions = (
-            f"{self.base} AND sid IN (SELECT sid FROM {self.source} WHERE {self.selected})"
+            f"{self.base} AND sid GLOBAL IN (SELECT sid FROM {self.source} WHERE {self.selected})"
             if f.dims
             else self.base
         )
