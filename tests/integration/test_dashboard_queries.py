@@ -4,8 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import subprocess
+import sys
+import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -289,13 +295,51 @@ def test_a_query_over_its_time_limit_fails_with_a_clear_error(board: Dashboard) 
         slow.close()
 
 
+def _nice_values() -> dict[int, int]:
+    """The nice value of each thread of this process, by thread id."""
+    out = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            stat = Path(f"/proc/self/task/{tid}/stat").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        out[int(tid)] = int(stat.rsplit(")", 1)[1].split()[16])
+    return out
+
+
 def test_a_query_runs_at_the_dashboards_nice_value(board: Dashboard) -> None:
     # Above ingestion's priority: a query's CPU comes out of ingestion's either way on a busy
     # core, so the priority only decides who waits while it runs (the panel, not the events).
     assert QUERY_NICE < 0
-    assert board.run("SELECT getSetting('os_thread_priority') AS nice", {}) == [
-        {"nice": QUERY_NICE}
-    ]
+    with ThreadPoolExecutor(1) as pool:
+        query = pool.submit(board.run, "SELECT sleep(1)", {})
+        seen: set[int] = set()
+        while not query.done():
+            seen |= {tid for tid, nice in _nice_values().items() if nice == QUERY_NICE}
+            time.sleep(0.01)
+        query.result()
+    assert seen, f"no thread ran at nice {QUERY_NICE} during the query (needs CAP_SYS_NICE)"
+    after = _nice_values()
+    assert all(after[tid] == 0 for tid in seen if tid in after)  # the store sets it back
+
+
+def test_a_query_runs_without_the_right_to_raise_priority(tmp_path: Path) -> None:
+    # Without CAP_SYS_NICE (an unprivileged user, the Docker image) the store leaves the
+    # threads at the process's priority, and the query still runs.
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from tracker.sinks.chdb import ChdbSink\n"
+        "from tracker.dashboard.service import Dashboard\n"
+        "sink = ChdbSink(Path(sys.argv[1])); sink.open(); board = Dashboard(sink.query)\n"
+        "print(board.run('SELECT count() AS n FROM numbers(10)', {}))\n"
+        "caps = int(Path('/proc/self/status').read_text().split('CapEff:')[1].split()[0], 16)\n"
+        "print('sys_nice', bool(caps & 1 << 23)); board.close(); sink.close()\n"
+    )
+    drop = ["setpriv", "--inh-caps=-sys_nice", "--bounding-set=-sys_nice"]
+    argv = [*drop, sys.executable, "-c", script, str(tmp_path / "clickhouse")]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[{'n': 10}]", "sys_nice False"]
 
 
 @pytest.mark.parametrize(
